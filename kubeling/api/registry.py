@@ -1,0 +1,774 @@
+"""The generic registry: object semantics shared by every kind, on top of storage.
+
+create/get/list/update/patch/delete/watch with uid, generateName, generation,
+resourceVersion concurrency, finalizers, graceful deletion, owner-driven deletion
+policies, strict field validation, managedFields, dry-run and admission hooks.
+Kind-specific rules come from `strategy`, `defaults` and `validation`.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..storage.base import ADDED, DELETED, KV, MODIFIED, Compacted, KeyExists, KeyNotFound, RevisionConflict
+from ..storage.store import Store
+from . import apply as ssa
+from . import defaults, errors, meta, patch, strategy, validation
+from .errors import ApiError
+from .resources import ResourceType, by_qualified, lookup
+from .selectors import (
+    compile_field_selector,
+    exact_name,
+    format_label_selector,
+    matches_labels,
+    parse_field_selector,
+    parse_label_selector,
+)
+
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
+
+CONFLICT_MSG = "the object has been modified; please apply your changes to the latest version and try again"
+
+
+@dataclass
+class Request:
+    """Per-request options that shape a write."""
+
+    dry_run: bool = False
+    field_manager: str | None = None
+    field_validation: str = "Warn"  # Strict | Warn | Ignore
+    force: bool = False
+    user: str = "kubernetes-admin"
+    warnings: list[str] = field(default_factory=list)
+
+
+# An admission hook: (operation, resource, new object or None, old object or None, request).
+Admission = Callable[[str, ResourceType, dict | None, dict | None, Request], Awaitable[None] | None]
+
+Stored = KV | dict
+
+
+def _obj(s: Stored) -> dict[str, Any]:
+    return s.obj if isinstance(s, KV) else s
+
+
+class Registry:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.admission: list[Admission] = []
+
+    # ---- helpers -----------------------------------------------------------
+    def _key(self, rt: ResourceType, ns: str | None, name: str) -> str:
+        return rt.key(ns, name)
+
+    async def _admit(self, op: str, rt: ResourceType, new: dict | None, old: dict | None, req: Request) -> None:
+        for hook in self.admission:
+            r = hook(op, rt, new, old, req)
+            if r is not None:
+                await r
+
+    def _check_namespace(self, rt: ResourceType, ns: str | None, creating: bool) -> None:
+        if not rt.namespaced:
+            return
+        if not ns:
+            raise errors.bad_request("the server could not find the requested resource")
+        nskv = self.store.get(by_qualified("namespaces").key(None, ns))
+        if nskv is None:
+            raise errors.not_found("namespaces", "", ns)
+        if creating and nskv.obj.get("metadata", {}).get("deletionTimestamp"):
+            raise ApiError(403, "Forbidden",
+                           f"{rt.plural} \"{{name}}\" is forbidden: unable to create new content in namespace "
+                           f"{ns} because it is being terminated",
+                           group=rt.group, kind=rt.plural)
+
+    def _decode_checks(self, rt: ResourceType, obj: Any, ns: str | None, req: Request) -> dict[str, Any]:
+        if not isinstance(obj, dict):
+            raise errors.bad_request(f"the object provided is unrecognized (must be of type {rt.kind})")
+        api_version = obj.get("apiVersion")
+        kind = obj.get("kind")
+        if api_version is not None and api_version != rt.group_version:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version "
+                f"({rt.group_version})")
+        if kind is not None and kind != rt.kind:
+            raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
+        obj["apiVersion"] = rt.group_version
+        obj["kind"] = rt.kind
+        md = obj.get("metadata")
+        if md is None:
+            md = obj["metadata"] = {}
+        elif not isinstance(md, dict):
+            raise errors.bad_request("metadata must be an object")
+        if rt.namespaced:
+            if md.get("namespace") and ns and md["namespace"] != ns:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request")
+            if ns:
+                md["namespace"] = ns
+        else:
+            md.pop("namespace", None)
+        self._strict_fields(rt, obj, req)
+        return obj
+
+    def _strict_fields(self, rt: ResourceType, obj: dict[str, Any], req: Request) -> None:
+        if req.field_validation == "Ignore" or not rt.def_name:
+            unknown = validation.unknown_fields(rt.def_name, obj) if rt.def_name else []
+        else:
+            unknown = validation.unknown_fields(rt.def_name, obj)
+        if not unknown:
+            return
+        if req.field_validation == "Strict":
+            msg = ", ".join(f'unknown field "{p}"' for p in unknown)
+            raise errors.bad_request(f"strict decoding error: {msg}")
+        if req.field_validation == "Warn":
+            req.warnings.extend(f'unknown field "{p}"' for p in unknown)
+        for p in unknown:
+            _prune_path(obj, p)
+
+    def _validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None,
+                  status_only: bool = False) -> None:
+        if status_only:
+            causes = validation.validate_status(rt.qualified, obj, old or {})
+        else:
+            causes = validation.validate(rt.qualified, obj, old)
+        if causes:
+            raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), causes)
+
+    def _manager(self, req: Request) -> str:
+        return req.field_manager or "unknown"
+
+    # ---- create ------------------------------------------------------------
+    async def create(self, rt: ResourceType, ns: str | None, obj: Any, req: Request | None = None) -> Stored:
+        req = req or Request()
+        obj = self._decode_checks(rt, obj, ns, req)
+        md = obj["metadata"]
+        if not md.get("name"):
+            if md.get("generateName"):
+                md["name"] = md["generateName"] + meta.random_suffix()
+            else:
+                raise errors.invalid(rt.kind, rt.group, "", [errors.required(
+                    "metadata.name", "name or generateName is required")])
+        self._check_namespace(rt, ns, creating=True)
+        now = time.time()
+        md["uid"] = meta.new_uid()
+        md["creationTimestamp"] = meta.now_rfc3339(now)
+        for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+            md.pop(k, None)
+        if not strategy.tracks_generation(rt):
+            md.pop("generation", None)
+        strategy.prepare_for_create(rt, obj)
+        defaults.apply_defaults(rt.qualified, obj)
+        await self._admit("CREATE", rt, obj, None, req)
+        self._validate(rt, obj, None)
+        if md.get("managedFields") is None or req.field_manager:
+            md.pop("managedFields", None)
+            ssa.update_managed_fields(None, obj, self._manager(req), "Update", rt.def_name,
+                                      meta.now_rfc3339(now))
+        return await self._store_create(rt, obj, req)
+
+    async def _store_create(self, rt: ResourceType, obj: dict[str, Any], req: Request) -> Stored:
+        md = obj["metadata"]
+        key = self._key(rt, md.get("namespace"), md["name"])
+        if req.dry_run:
+            if self.store.get(key) is not None:
+                raise errors.already_exists(rt.plural, rt.group, md["name"])
+            return obj
+        try:
+            return await self.store.create(key, obj)
+        except KeyExists:
+            raise errors.already_exists(rt.plural, rt.group, md["name"]) from None
+
+    # ---- read --------------------------------------------------------------
+    def get(self, rt: ResourceType, ns: str | None, name: str) -> KV:
+        if rt.namespaced:
+            self._check_ns_param(ns)
+        kv = self.store.get(self._key(rt, ns, name))
+        if kv is None:
+            raise errors.not_found(rt.plural, rt.group, name)
+        return kv
+
+    @staticmethod
+    def _check_ns_param(ns: str | None) -> None:
+        if ns is None:
+            raise errors.bad_request("namespace is required")
+
+    def list(self, rt: ResourceType, ns: str | None, *, label_selector: str | None = None,
+             field_selector: str | None = None, limit: int | None = None,
+             continue_token: str | None = None) -> tuple[list[KV], int, str | None, int | None]:
+        """(items, revision, continue token, remaining count)."""
+        labels = parse_label_selector(label_selector)
+        freqs = parse_field_selector(field_selector)
+        fmatch = compile_field_selector(rt.qualified, freqs)
+        name = exact_name(freqs)
+        if name is not None and (ns or not rt.namespaced):
+            kv = self.store.get(self._key(rt, ns, name))
+            items, rev = ([kv] if kv is not None else []), self.store.revision
+        else:
+            items, rev = self.store.list(rt.key_prefix(ns))
+        start_key = None
+        if continue_token:
+            start_key, rev = _decode_continue(continue_token)
+        out: list[KV] = []
+        remaining = 0
+        token = None
+        for kv in items:
+            if start_key is not None and kv.key < start_key:
+                continue
+            o = kv.obj
+            if labels and not matches_labels(labels, o["metadata"].get("labels")):
+                continue
+            if fmatch is not None and not fmatch(o):
+                continue
+            if limit and len(out) >= limit:
+                if token is None:
+                    token = _encode_continue(kv.key, rev)
+                remaining += 1
+                continue
+            out.append(kv)
+        return out, rev, token, (remaining if token else None)
+
+    # ---- update ------------------------------------------------------------
+    async def update(self, rt: ResourceType, ns: str | None, name: str, obj: Any, req: Request | None = None,
+                     subresource: str | None = None) -> Stored:
+        req = req or Request()
+        obj = self._decode_checks(rt, obj, ns, req)
+        md = obj["metadata"]
+        if md.get("name") and md["name"] != name:
+            raise errors.bad_request("the name of the object ({}) does not match the name on the URL ({})".format(md["name"], name))
+        md["name"] = name
+        key = self._key(rt, ns, name)
+        cur = self.store.get(key)
+        if cur is None:
+            if rt.qualified in strategy.CREATE_ON_UPDATE and subresource is None:
+                return await self.create(rt, ns, obj, req)
+            raise errors.not_found(rt.plural, rt.group, name)
+        rv = md.get("resourceVersion")
+        if rv and rv != cur.obj["metadata"]["resourceVersion"]:
+            raise errors.conflict(rt.plural, rt.group, name, CONFLICT_MSG)
+        return await self._update(rt, cur, obj, req, subresource, "Update")
+
+    async def _update(self, rt: ResourceType, cur: KV, obj: dict[str, Any], req: Request,
+                      subresource: str | None, operation: str) -> Stored:
+        """Common tail of update and patch: merge system fields, validate, admit, write."""
+        old = cur.obj
+        md = obj["metadata"]
+        omd = old["metadata"]
+        if md.get("uid") and md["uid"] != omd["uid"]:
+            raise errors.conflict(rt.plural, rt.group, omd["name"],
+                                  f"Precondition failed: UID in precondition: {md['uid']}, UID in object meta: "
+                                  f"{omd['uid']}")
+        for k in ("uid", "creationTimestamp", "namespace", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            if k in omd:
+                md[k] = omd[k]
+            else:
+                md.pop(k, None)
+        md.pop("selfLink", None)
+        if subresource == "status":
+            new = dict(old)
+            new["metadata"] = dict(omd)
+            if "status" in obj:
+                new["status"] = obj["status"]
+            else:
+                new.pop("status", None)
+            new = orjson.loads(orjson.dumps(new))
+            if "managedFields" in md:
+                new["metadata"]["managedFields"] = md["managedFields"]
+            obj = new
+            md = obj["metadata"]
+        else:
+            if rt.has_status and rt.qualified not in ("nodes",) and "status" in old:
+                obj["status"] = old["status"]
+            elif rt.has_status and "status" in old and rt.qualified == "nodes":
+                obj["status"] = old["status"]
+            elif rt.has_status:
+                obj.pop("status", None)
+        if strategy.tracks_generation(rt):
+            gen = omd.get("generation", 1)
+            if subresource is None and strategy.spec_of(obj) != strategy.spec_of(old):
+                gen += 1
+            md["generation"] = gen
+        else:
+            md.pop("generation", None)
+        if rt.qualified == "namespaces" and subresource != "finalize":
+            obj.setdefault("spec", {})["finalizers"] = (old.get("spec") or {}).get("finalizers", [])
+        defaults.apply_defaults(rt.qualified, obj)
+        await self._admit("UPDATE", rt, obj, old, req)
+        self._validate(rt, obj, old, status_only=(subresource == "status"))
+        if operation == "Update":
+            user_mf = md.get("managedFields")
+            if user_mf is not None and user_mf != omd.get("managedFields"):
+                pass  # the client set managedFields itself (CSA→SSA migration): keep them as given
+            else:
+                md["managedFields"] = omd.get("managedFields") or []
+                ssa.update_managed_fields(old, obj, self._manager(req), "Update", rt.def_name,
+                                          meta.now_rfc3339(), subresource)
+        if not md.get("managedFields"):
+            md.pop("managedFields", None)
+        md["resourceVersion"] = omd["resourceVersion"]
+        if _same(obj, old):
+            return cur
+        if self._should_delete(rt, obj):
+            if req.dry_run:
+                return obj
+            try:
+                await self.store.delete(cur.key, cur.mod_rev)
+            except (KeyNotFound, RevisionConflict):
+                raise errors.conflict(rt.plural, rt.group, omd["name"], CONFLICT_MSG) from None
+            return obj
+        if req.dry_run:
+            return obj
+        try:
+            return await self.store.update(cur.key, obj, cur.mod_rev)
+        except RevisionConflict:
+            raise errors.conflict(rt.plural, rt.group, omd["name"], CONFLICT_MSG) from None
+        except KeyNotFound:
+            raise errors.not_found(rt.plural, rt.group, omd["name"]) from None
+
+    @staticmethod
+    def _should_delete(rt: ResourceType, obj: dict[str, Any]) -> bool:
+        md = obj["metadata"]
+        if not md.get("deletionTimestamp") or md.get("finalizers"):
+            return False
+        if rt.qualified == "namespaces" and (obj.get("spec") or {}).get("finalizers"):
+            return False
+        return not md.get("deletionGracePeriodSeconds")
+
+    # ---- patch -------------------------------------------------------------
+    async def patch(self, rt: ResourceType, ns: str | None, name: str, patch_type: str, body: bytes,
+                    req: Request | None = None, subresource: str | None = None) -> tuple[Stored, bool]:
+        """Apply a patch. Returns (object, created)."""
+        req = req or Request()
+        if rt.namespaced:
+            self._check_ns_param(ns)
+        if patch_type not in PATCH_TYPES:
+            raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
+                           f"accepted media types include: {', '.join(PATCH_TYPES)}")
+        data = _parse_patch_body(patch_type, body)
+        if subresource == "scale":
+            return await self._patch_scale(rt, ns, name, patch_type, data, req), False
+        key = self._key(rt, ns, name)
+        for _attempt in range(10):
+            cur = self.store.get(key)
+            if patch_type == APPLY_PATCH:
+                return await self._apply(rt, ns, name, cur, data, req, subresource)
+            if cur is None:
+                raise errors.not_found(rt.plural, rt.group, name)
+            base = cur.copy()
+            if patch_type == JSON_PATCH:
+                new = patch.json_patch(base, data)
+            elif patch_type == MERGE_PATCH:
+                new = patch.merge_patch(base, data)
+            else:
+                new = patch.strategic_merge_patch(base, data, rt.def_name or None)
+            if not isinstance(new, dict):
+                raise errors.bad_request("patch produced a non-object")
+            new_md = new.get("metadata") if isinstance(new.get("metadata"), dict) else {}
+            rv = new_md.get("resourceVersion")
+            if rv and rv != cur.obj["metadata"]["resourceVersion"]:
+                raise errors.conflict(rt.plural, rt.group, name, CONFLICT_MSG)
+            new = self._decode_checks(rt, new, ns, req)
+            new["metadata"]["name"] = name
+            try:
+                return await self._update(rt, cur, new, req, subresource, "Update"), False
+            except ApiError as e:
+                if e.code == 409 and e.reason == "Conflict" and not rv and "modified" in e.message:
+                    continue
+                raise
+        raise errors.conflict(rt.plural, rt.group, name, CONFLICT_MSG)
+
+    async def _apply(self, rt: ResourceType, ns: str | None, name: str, cur: KV | None, data: Any,
+                     req: Request, subresource: str | None) -> tuple[Stored, bool]:
+        if not req.field_manager:
+            raise errors.bad_request("PATCH, application/apply-patch+yaml requires fieldManager parameter")
+        if not isinstance(data, dict):
+            raise errors.bad_request("the body of the apply patch must be an object")
+        data = self._decode_checks(rt, data, ns, req)
+        amd = data["metadata"]
+        if amd.get("name") and amd["name"] != name:
+            raise errors.bad_request("the name of the object ({}) does not match the name on the URL ({})".format(amd["name"], name))
+        amd["name"] = name
+        now = meta.now_rfc3339()
+        if cur is None:
+            if subresource:
+                raise errors.not_found(rt.plural, rt.group, name)
+            new = ssa.server_side_apply(None, data, req.field_manager, req.force, rt.def_name, now)
+            new_md = new["metadata"]
+            self._check_namespace(rt, ns, creating=True)
+            new_md["uid"] = meta.new_uid()
+            new_md["creationTimestamp"] = now
+            new_md.pop("resourceVersion", None)
+            strategy.prepare_for_create(rt, new)
+            if "status" in data and rt.has_status and not strategy.tracks_generation(rt):
+                pass
+            defaults.apply_defaults(rt.qualified, new)
+            await self._admit("CREATE", rt, new, None, req)
+            self._validate(rt, new, None)
+            return await self._store_create(rt, new, req), True
+        rv = amd.get("resourceVersion")
+        if rv and rv != cur.obj["metadata"]["resourceVersion"]:
+            raise errors.conflict(rt.plural, rt.group, name, CONFLICT_MSG)
+        new = ssa.server_side_apply(cur.copy(), data, req.field_manager, req.force, rt.def_name, now,
+                                    subresource)
+        new["metadata"]["name"] = name
+        return await self._update(rt, cur, new, req, subresource, "Apply"), False
+
+    # ---- scale -------------------------------------------------------------
+    def get_scale(self, rt: ResourceType, ns: str | None, name: str) -> dict[str, Any]:
+        return _to_scale(self.get(rt, ns, name).obj)
+
+    async def update_scale(self, rt: ResourceType, ns: str | None, name: str, scale: Any,
+                           req: Request | None = None) -> dict[str, Any]:
+        req = req or Request()
+        if not isinstance(scale, dict):
+            raise errors.bad_request("the object provided is unrecognized (must be of type Scale)")
+        cur = self.get(rt, ns, name)
+        return await self._set_replicas(rt, cur, scale, req)
+
+    async def _patch_scale(self, rt: ResourceType, ns: str | None, name: str, patch_type: str, data: Any,
+                           req: Request) -> dict[str, Any]:
+        cur = self.get(rt, ns, name)
+        base = _to_scale(cur.obj)
+        if patch_type == JSON_PATCH:
+            new = patch.json_patch(base, data)
+        elif patch_type == MERGE_PATCH:
+            new = patch.merge_patch(base, data)
+        elif patch_type == STRATEGIC_PATCH:
+            new = patch.strategic_merge_patch(base, data, "io.k8s.api.autoscaling.v1.Scale")
+        else:
+            new = patch.merge_patch(base, data)
+        return await self._set_replicas(rt, cur, new, req)
+
+    async def _set_replicas(self, rt: ResourceType, cur: KV, scale: dict[str, Any], req: Request) -> dict:
+        smd = scale.get("metadata") or {}
+        rv = smd.get("resourceVersion")
+        if rv and rv != cur.obj["metadata"]["resourceVersion"]:
+            raise errors.conflict(rt.plural, rt.group, cur.obj["metadata"]["name"], CONFLICT_MSG)
+        replicas = (scale.get("spec") or {}).get("replicas", 0)
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise errors.invalid("Scale", "autoscaling", cur.obj["metadata"]["name"], [errors.invalid_value(
+                "spec.replicas", replicas, "must be greater than or equal to 0")])
+        obj = cur.copy()
+        obj["spec"]["replicas"] = replicas
+        res = await self._update(rt, cur, obj, req, "scale", "Update")
+        return _to_scale(_obj(res))
+
+    # ---- delete ------------------------------------------------------------
+    async def delete(self, rt: ResourceType, ns: str | None, name: str, options: dict[str, Any] | None = None,
+                     req: Request | None = None) -> tuple[Stored, bool]:
+        """Delete or mark for deletion. Returns (object, deleted_now)."""
+        req = req or Request()
+        options = options or {}
+        cur = self.get(rt, ns, name)
+        old = cur.obj
+        omd = old["metadata"]
+        pre = options.get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != omd.get("uid"):
+            raise errors.conflict(rt.plural, rt.group, name,
+                                  f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: "
+                                  f"{omd.get('uid')}")
+        if pre.get("resourceVersion") and pre["resourceVersion"] != omd.get("resourceVersion"):
+            raise errors.conflict(rt.plural, rt.group, name,
+                                  f"Precondition failed: ResourceVersion in precondition: "
+                                  f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                                  f"{omd.get('resourceVersion')}")
+        await self._admit("DELETE", rt, None, old, req)
+        policy = options.get("propagationPolicy")
+        if policy is None and options.get("orphanDependents") is not None:
+            policy = "Orphan" if options["orphanDependents"] else "Background"
+        if policy not in (None, "Orphan", "Background", "Foreground"):
+            raise errors.invalid("DeleteOptions", "meta.k8s.io", "", [errors.unsupported(
+                "propagationPolicy", policy, ["Foreground", "Background", "Orphan", "nil"])])
+        finalizers = list(omd.get("finalizers") or [])
+        want = None
+        if policy == "Orphan":
+            want = "orphan"
+        elif policy == "Foreground":
+            want = "foregroundDeletion"
+        grace = self._grace_period(rt, old, options)
+        needs_mark = bool(finalizers) or want is not None or grace > 0 or (
+            rt.qualified == "namespaces")
+        if not needs_mark:
+            if req.dry_run:
+                return old, True
+            try:
+                kv = await self.store.delete(cur.key, cur.mod_rev)
+            except (KeyNotFound, RevisionConflict):
+                raise errors.conflict(rt.plural, rt.group, name, CONFLICT_MSG) from None
+            return kv, True
+        obj = cur.copy()
+        md = obj["metadata"]
+        now = time.time()
+        if want is not None:
+            other = "foregroundDeletion" if want == "orphan" else "orphan"
+            finalizers = [f for f in finalizers if f != other]
+            if want not in finalizers:
+                finalizers.append(want)
+            md["finalizers"] = finalizers
+        if md.get("deletionTimestamp"):
+            # Already terminating: only a shorter grace period changes anything.
+            cur_grace = md.get("deletionGracePeriodSeconds") or 0
+            if grace < cur_grace:
+                md["deletionTimestamp"] = meta.now_rfc3339(now + grace)
+                md["deletionGracePeriodSeconds"] = grace
+        else:
+            md["deletionTimestamp"] = meta.now_rfc3339(now + grace)
+            md["deletionGracePeriodSeconds"] = grace
+            if rt.qualified == "namespaces":
+                obj.setdefault("status", {})["phase"] = "Terminating"
+        if not md.get("finalizers") and not md.get("deletionGracePeriodSeconds") and not (
+                rt.qualified == "namespaces" and (obj.get("spec") or {}).get("finalizers")):
+            if req.dry_run:
+                return obj, True
+            try:
+                kv = await self.store.delete(cur.key, cur.mod_rev)
+            except (KeyNotFound, RevisionConflict):
+                raise errors.conflict(rt.plural, rt.group, name, CONFLICT_MSG) from None
+            return kv, True
+        if _same(obj, old):
+            return cur, False
+        if req.dry_run:
+            return obj, False
+        try:
+            kv = await self.store.update(cur.key, obj, cur.mod_rev)
+        except RevisionConflict:
+            raise errors.conflict(rt.plural, rt.group, name, CONFLICT_MSG) from None
+        return kv, False
+
+    @staticmethod
+    def _grace_period(rt: ResourceType, obj: dict[str, Any], options: dict[str, Any]) -> int:
+        if rt.qualified != "pods":
+            return 0
+        spec = obj.get("spec") or {}
+        phase = (obj.get("status") or {}).get("phase")
+        if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
+            return 0
+        g = options.get("gracePeriodSeconds")
+        if g is None:
+            g = spec.get("terminationGracePeriodSeconds", 30)
+        g = int(g)
+        return max(g, 0)
+
+    async def delete_collection(self, rt: ResourceType, ns: str | None, options: dict[str, Any] | None,
+                                req: Request | None, label_selector: str | None = None,
+                                field_selector: str | None = None) -> list[Stored]:
+        items, _, _, _ = self.list(rt, ns, label_selector=label_selector, field_selector=field_selector)
+        out = []
+        for kv in items:
+            md = kv.obj["metadata"]
+            try:
+                o, _ = await self.delete(rt, md.get("namespace"), md["name"], options, req)
+                out.append(o)
+            except ApiError as e:
+                if e.code != 404:
+                    raise
+        return out
+
+    # ---- binding -----------------------------------------------------------
+    async def bind(self, ns: str, name: str, binding: Any, req: Request | None = None) -> None:
+        req = req or Request()
+        pods = by_qualified("pods")
+        if not isinstance(binding, dict):
+            raise errors.bad_request("the object provided is unrecognized (must be of type Binding)")
+        target = binding.get("target") or {}
+        node = target.get("name")
+        if not node:
+            raise errors.invalid("Binding", "", name, [errors.required("target.name")])
+        cur = self.get(pods, ns, name)
+        if cur.obj["metadata"].get("deletionTimestamp"):
+            raise errors.conflict("pods", "", name, "pod is being deleted, cannot be assigned to a host")
+        if (cur.obj.get("spec") or {}).get("nodeName"):
+            raise errors.conflict("pods", "", name,
+                                  f"pod {name} is already assigned to node \"{cur.obj['spec']['nodeName']}\"")
+        obj = cur.copy()
+        obj["spec"]["nodeName"] = node
+        conds = obj.setdefault("status", {}).setdefault("conditions", [])
+        cond = {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                "lastTransitionTime": meta.now_rfc3339()}
+        for i, c in enumerate(conds):
+            if c.get("type") == "PodScheduled":
+                conds[i] = cond
+                break
+        else:
+            conds.append(cond)
+        ann = (binding.get("metadata") or {}).get("annotations")
+        if ann:
+            obj["metadata"].setdefault("annotations", {}).update(ann)
+        await self._update(pods, cur, obj, req, "binding", "Update")
+
+    # ---- watch -------------------------------------------------------------
+    async def watch(self, rt: ResourceType, ns: str | None, *, resource_version: str | None,
+                    label_selector: str | None = None, field_selector: str | None = None,
+                    send_initial_events: bool | None = None) -> AsyncIterator[tuple[str, KV]]:
+        """Yield (type, kv); raises ApiError 410 when the revision was compacted."""
+        labels = parse_label_selector(label_selector)
+        freqs = parse_field_selector(field_selector)
+        fmatch = compile_field_selector(rt.qualified, freqs)
+        name = exact_name(freqs)
+        prefix = rt.key(ns, name) if (name is not None and (ns or not rt.namespaced)) else rt.key_prefix(ns)
+
+        def match(kv: KV | None) -> bool:
+            if kv is None:
+                return False
+            if name is not None and kv.obj["metadata"].get("name") != name:
+                return False
+            if labels and not matches_labels(labels, kv.obj["metadata"].get("labels")):
+                return False
+            return fmatch is None or fmatch(kv.obj)
+
+        store = self.store
+        initial: list[KV] = []
+        try:
+            if not resource_version or resource_version == "0" or send_initial_events:
+                items, rev = store.list(prefix)
+                if prefix == rt.key(ns, name or "") and name is not None:
+                    kv = store.get(prefix)
+                    items = [kv] if kv is not None else []
+                initial = [kv for kv in items if match(kv)]
+                w = store.watch(prefix, rev)
+            else:
+                try:
+                    rev = int(resource_version)
+                except ValueError:
+                    raise errors.bad_request(f"invalid resource version: {resource_version}") from None
+                w = store.watch(prefix, rev)
+        except Compacted as e:
+            raise errors.gone(f"too old resource version: {e.requested} ({e.oldest + 1})") from None
+        try:
+            for kv in initial:
+                yield ADDED, kv
+            if send_initial_events:
+                yield "BOOKMARK_INITIAL", KV("", {}, b"", 0, store.revision)
+            while True:
+                ev = await w.next()
+                if ev is None:
+                    if w.closed:
+                        if w.error is not None:
+                            raise errors.gone(str(w.error))
+                        return
+                    continue
+                if name is not None and ev.kv.key != prefix:
+                    continue
+                new_ok = ev.type != DELETED and match(ev.kv)
+                old_ok = match(ev.prev) if ev.type != ADDED else False
+                if ev.type == DELETED:
+                    if match(ev.kv):
+                        yield DELETED, ev.kv
+                elif new_ok and old_ok:
+                    yield MODIFIED, ev.kv
+                elif new_ok:
+                    yield ADDED, ev.kv
+                elif old_ok:
+                    yield DELETED, ev.kv
+        except Compacted as e:
+            raise errors.gone(f"too old resource version: {e.requested} ({e.oldest + 1})") from None
+        finally:
+            w.close()
+
+
+def _to_scale(obj: dict[str, Any]) -> dict[str, Any]:
+    md = obj["metadata"]
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    sel = spec.get("selector")
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                     if k in md},
+        "spec": {"replicas": spec.get("replicas", 0)},
+        "status": {"replicas": status.get("replicas", 0),
+                   "selector": format_label_selector(sel) if sel else ""},
+    }
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal apart from managedFields timestamps: such a write is a no-op, as in etcd3 store."""
+    if a == b:
+        return True
+    am, bm = a.get("metadata", {}), b.get("metadata", {})
+    if {k: v for k, v in a.items() if k != "metadata"} != {k: v for k, v in b.items() if k != "metadata"}:
+        return False
+    ak = {k: v for k, v in am.items() if k != "managedFields"}
+    bk = {k: v for k, v in bm.items() if k != "managedFields"}
+    if ak != bk:
+        return False
+    strip = [{k: v for k, v in e.items() if k != "time"} for e in am.get("managedFields") or []]
+    strip2 = [{k: v for k, v in e.items() if k != "time"} for e in bm.get("managedFields") or []]
+    return strip == strip2
+
+
+def _parse_patch_body(patch_type: str, body: bytes) -> Any:
+    if patch_type == APPLY_PATCH:
+        import yaml
+
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+        try:
+            return yaml.safe_load(body)
+        except yaml.YAMLError as e:
+            raise errors.bad_request(f"error decoding YAML: {e}") from None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise errors.bad_request(f"error decoding patch: {e}") from None
+
+
+def _encode_continue(key: str, rev: int) -> str:
+    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": rev, "start": key})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[str, int]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        d = orjson.loads(raw)
+        return d["start"], int(d["rv"])
+    except Exception:
+        raise errors.bad_request("continue key is not valid: illegal base64 data at input byte 0") from None
+
+
+def _prune_path(obj: dict[str, Any], path: str) -> None:
+    """Remove the field at a dotted path like spec.containers[0].foo (unknown-field pruning)."""
+    parts: list[Any] = []
+    for seg in path.split("."):
+        while "[" in seg and seg.endswith("]"):
+            head, idx = seg[: seg.index("[")], seg[seg.index("[") + 1: seg.index("]")]
+            if head:
+                parts.append(head)
+            parts.append(int(idx) if idx.isdigit() else idx)
+            seg = seg[seg.index("]") + 1:]
+        if seg:
+            parts.append(seg)
+    cur: Any = obj
+    for p in parts[:-1]:
+        try:
+            cur = cur[p]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(cur, dict):
+        cur.pop(parts[-1], None)
+
+
+def resource_for(group: str, version: str, plural: str) -> ResourceType | None:
+    return lookup(group, version, plural)
+
+
+async def wait_for(pred: Callable[[], bool], timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        await asyncio.sleep(0.05)
+    return pred()

@@ -1,0 +1,136 @@
+"""Assembles a running cluster in one process: store, registry, API server, and the
+components later layers add (controllers, scheduler, node agents, DNS)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from ..api import errors
+from ..api.registry import Registry, Request
+from ..api.resources import by_qualified
+from ..apiserver.certs import ensure_pki, read_token
+from ..apiserver.server import ApiServer, ssl_context
+from ..storage.sqlite import open_memory, open_sqlite
+from ..storage.store import Store
+
+log = logging.getLogger("kubeling")
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+COMPACT_INTERVAL = 300.0
+
+
+@dataclass
+class ClusterConfig:
+    data_dir: str
+    port: int = 6443
+    host: str = "127.0.0.1"
+    dns_port: int = 10053
+    storage: str = "sqlite"  # sqlite | memory
+    nodes: list[str] = field(default_factory=lambda: ["master", "node1", "node2"])
+    pod_start_delay: float = 1.0
+    default_storageclass: bool = True
+
+
+# Components register here: each is started with the running Cluster and returns a stop callable.
+Component = Callable[["Cluster"], Awaitable[Callable[[], Awaitable[None]] | None]]
+COMPONENTS: list[Component] = []
+
+
+class Cluster:
+    def __init__(self, cfg: ClusterConfig) -> None:
+        self.cfg = cfg
+        self.store: Store | None = None
+        self.registry: Registry | None = None
+        self.runner: web.AppRunner | None = None
+        self.pki: dict[str, str] = {}
+        self.token = ""
+        self._stops: list[Callable[[], Awaitable[None]]] = []
+        self._tasks: list[asyncio.Task] = []
+        self.ready = False
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.cfg.host}:{self.cfg.port}"
+
+    async def start(self) -> None:
+        cfg = self.cfg
+        os.makedirs(cfg.data_dir, exist_ok=True)
+        self.pki = ensure_pki(os.path.join(cfg.data_dir, "pki"))
+        self.token = read_token(self.pki["admin.token"])
+        if cfg.storage == "memory":
+            self.store = open_memory()
+        else:
+            self.store = open_sqlite(os.path.join(cfg.data_dir, "state.db"))
+        self.registry = Registry(self.store)
+        await self._bootstrap()
+        api = ApiServer(self.registry, {self.token: ("kubernetes-admin", ["system:masters", "system:authenticated"])},
+                        ready_check=lambda: self.ready)
+        self.apiserver = api
+        self.runner = web.AppRunner(api.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, cfg.host, cfg.port,
+                           ssl_context=ssl_context(self.pki["apiserver.crt"], self.pki["apiserver.key"]),
+                           backlog=1024, reuse_address=True)
+        await site.start()
+        self._tasks.append(asyncio.get_running_loop().create_task(self._compactor()))
+        for comp in COMPONENTS:
+            stop = await comp(self)
+            if stop is not None:
+                self._stops.append(stop)
+        self.ready = True
+        log.info("kubeling API server listening on %s (data dir %s)", self.url, cfg.data_dir)
+
+    async def _bootstrap(self) -> None:
+        ns_rt = by_qualified("namespaces")
+        for ns in SYSTEM_NAMESPACES:
+            if self.store.get(ns_rt.key(None, ns)) is None:
+                try:
+                    await self.registry.create(ns_rt, None, {"metadata": {"name": ns}},
+                                               Request(field_manager="kubeling"))
+                except errors.ApiError as e:
+                    if e.code != 409:
+                        raise
+
+    async def _compactor(self) -> None:
+        """Keep about five minutes of history, as upstream's compaction interval does."""
+        marks: list[int] = []
+        while True:
+            await asyncio.sleep(COMPACT_INTERVAL)
+            marks.append(self.store.revision)
+            if len(marks) > 1:
+                await self.store.compact(marks.pop(0))
+
+    async def stop(self) -> None:
+        self.ready = False
+        for stop in reversed(self._stops):
+            try:
+                await stop()
+            except Exception:
+                log.exception("error stopping component")
+        for t in self._tasks:
+            t.cancel()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.store is not None:
+            await self.store.close()
+
+
+async def run_forever(cfg: ClusterConfig, on_ready: Callable[[Cluster], Any] | None = None) -> None:
+    cluster = Cluster(cfg)
+    await cluster.start()
+    if on_ready is not None:
+        on_ready(cluster)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await cluster.stop()

@@ -42,7 +42,12 @@ class ApiError(Exception):
         if self.uid is not None:
             details["uid"] = self.uid
         if self.causes:
-            details["causes"] = self.causes
+            # metav1.StatusCause serializes its type as "reason"; helpers build causes with "type".
+            details["causes"] = [
+                {k: v for k, v in (("reason", c.get("reason", c.get("type"))), ("message", c.get("message")),
+                                   ("field", c.get("field"))) if v}
+                for c in self.causes
+            ]
         if self.retry_after is not None:
             details["retryAfterSeconds"] = self.retry_after
         st: dict[str, Any] = {
@@ -51,9 +56,10 @@ class ApiError(Exception):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
             "code": self.code,
         }
+        if self.reason:
+            st["reason"] = self.reason
         if details:
             st["details"] = details
         return st

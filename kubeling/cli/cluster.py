@@ -3,6 +3,7 @@ components later layers add (controllers, scheduler, node agents, DNS)."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import signal
@@ -17,6 +18,9 @@ from ..api.registry import Registry, Request
 from ..api.resources import by_qualified
 from ..apiserver.certs import ensure_pki, read_token
 from ..apiserver.server import ApiServer, ssl_context
+from ..client.client import LocalClient
+from ..client.context import ComponentContext
+from ..client.informer import InformerFactory
 from ..storage.sqlite import open_memory, open_sqlite
 from ..storage.store import Store
 
@@ -38,9 +42,10 @@ class ClusterConfig:
     default_storageclass: bool = True
 
 
-# Components register here: each is started with the running Cluster and returns a stop callable.
-Component = Callable[["Cluster"], Awaitable[Callable[[], Awaitable[None]] | None]]
-COMPONENTS: list[Component] = []
+# Components started after the API server, in order; each module has `async def start(ctx)` returning a stop
+# coroutine function. Modules not present yet are skipped.
+COMPONENT_MODULES = ["kubeling.controllers.manager", "kubeling.scheduler.scheduler", "kubeling.node.simulator",
+                     "kubeling.dns.server"]
 
 
 class Cluster:
@@ -80,12 +85,27 @@ class Cluster:
                            backlog=1024, reuse_address=True)
         await site.start()
         self._tasks.append(asyncio.get_running_loop().create_task(self._compactor()))
-        for comp in COMPONENTS:
-            stop = await comp(self)
+        self.client = LocalClient(self.registry, field_manager="kubeling")
+        self.ctx = ComponentContext(client=self.client, informers=InformerFactory(self.client),
+                                    data_dir=cfg.data_dir, settings=self._settings())
+        for modname in COMPONENT_MODULES:
+            try:
+                mod = importlib.import_module(modname)
+            except ModuleNotFoundError as e:
+                if e.name == modname:
+                    continue
+                raise
+            stop = await mod.start(self.ctx)
             if stop is not None:
                 self._stops.append(stop)
+        self.ctx.informers.start()
         self.ready = True
         log.info("kubeling API server listening on %s (data dir %s)", self.url, cfg.data_dir)
+
+    def _settings(self) -> dict[str, Any]:
+        c = self.cfg
+        return {"nodes": list(c.nodes), "pod_start_delay": c.pod_start_delay, "dns_port": c.dns_port,
+                "default_storageclass": c.default_storageclass, "host": c.host, "port": c.port}
 
     async def _bootstrap(self) -> None:
         ns_rt = by_qualified("namespaces")

@@ -91,7 +91,8 @@ class Registry:
                            f"{ns} because it is being terminated",
                            group=rt.group, kind=rt.plural)
 
-    def _decode_checks(self, rt: ResourceType, obj: Any, ns: str | None, req: Request) -> dict[str, Any]:
+    def _decode_checks(self, rt: ResourceType, obj: Any, ns: str | None, req: Request,
+                       decoding: bool = False) -> dict[str, Any]:
         if not isinstance(obj, dict):
             raise errors.bad_request(f"the object provided is unrecognized (must be of type {rt.kind})")
         api_version = obj.get("apiVersion")
@@ -117,10 +118,10 @@ class Registry:
                 md["namespace"] = ns
         else:
             md.pop("namespace", None)
-        self._strict_fields(rt, obj, req)
+        self._strict_fields(rt, obj, req, decoding)
         return obj
 
-    def _strict_fields(self, rt: ResourceType, obj: dict[str, Any], req: Request) -> None:
+    def _strict_fields(self, rt: ResourceType, obj: dict[str, Any], req: Request, decoding: bool = False) -> None:
         if req.field_validation == "Ignore" or not rt.def_name:
             unknown = validation.unknown_fields(rt.def_name, obj) if rt.def_name else []
         else:
@@ -129,7 +130,9 @@ class Registry:
             return
         if req.field_validation == "Strict":
             msg = ", ".join(f'unknown field "{p}"' for p in unknown)
-            raise errors.bad_request(f"strict decoding error: {msg}")
+            # A request body (create/update) fails in the decoder, which names the kind; patches don't.
+            pre = f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: ' if decoding else ""
+            raise errors.bad_request(f"{pre}strict decoding error: {msg}")
         if req.field_validation == "Warn":
             req.warnings.extend(f'unknown field "{p}"' for p in unknown)
         for p in unknown:
@@ -150,7 +153,7 @@ class Registry:
     # ---- create ------------------------------------------------------------
     async def create(self, rt: ResourceType, ns: str | None, obj: Any, req: Request | None = None) -> Stored:
         req = req or Request()
-        obj = self._decode_checks(rt, obj, ns, req)
+        obj = self._decode_checks(rt, obj, ns, req, decoding=True)
         md = obj["metadata"]
         if not md.get("name"):
             if md.get("generateName"):
@@ -168,12 +171,10 @@ class Registry:
             md.pop("generation", None)
         strategy.prepare_for_create(rt, obj)
         defaults.apply_defaults(rt.qualified, obj)
+        # Ownership is recorded after defaulting but before admission, as upstream's field manager does.
+        ssa.update_managed_fields(None, obj, self._manager(req), "Update", rt.def_name, meta.now_rfc3339(now))
         await self._admit("CREATE", rt, obj, None, req)
         self._validate(rt, obj, None)
-        if md.get("managedFields") is None or req.field_manager:
-            md.pop("managedFields", None)
-            ssa.update_managed_fields(None, obj, self._manager(req), "Update", rt.def_name,
-                                      meta.now_rfc3339(now))
         return await self._store_create(rt, obj, req)
 
     async def _store_create(self, rt: ResourceType, obj: dict[str, Any], req: Request) -> Stored:
@@ -241,7 +242,7 @@ class Registry:
     async def update(self, rt: ResourceType, ns: str | None, name: str, obj: Any, req: Request | None = None,
                      subresource: str | None = None) -> Stored:
         req = req or Request()
-        obj = self._decode_checks(rt, obj, ns, req)
+        obj = self._decode_checks(rt, obj, ns, req, decoding=True)
         md = obj["metadata"]
         if md.get("name") and md["name"] != name:
             raise errors.bad_request("the name of the object ({}) does not match the name on the URL ({})".format(md["name"], name))
@@ -302,16 +303,14 @@ class Registry:
         if rt.qualified == "namespaces" and subresource != "finalize":
             obj.setdefault("spec", {})["finalizers"] = (old.get("spec") or {}).get("finalizers", [])
         defaults.apply_defaults(rt.qualified, obj)
+        if operation == "Update":
+            # Keeps managedFields the client set itself (kubectl's CSA→SSA migration) and credits the rest.
+            if "managedFields" not in md and omd.get("managedFields"):
+                md["managedFields"] = omd["managedFields"]
+            ssa.update_managed_fields(old, obj, self._manager(req), "Update", rt.def_name,
+                                      meta.now_rfc3339(), subresource)
         await self._admit("UPDATE", rt, obj, old, req)
         self._validate(rt, obj, old, status_only=(subresource == "status"))
-        if operation == "Update":
-            user_mf = md.get("managedFields")
-            if user_mf is not None and user_mf != omd.get("managedFields"):
-                pass  # the client set managedFields itself (CSA→SSA migration): keep them as given
-            else:
-                md["managedFields"] = omd.get("managedFields") or []
-                ssa.update_managed_fields(old, obj, self._manager(req), "Update", rt.def_name,
-                                          meta.now_rfc3339(), subresource)
         if not md.get("managedFields"):
             md.pop("managedFields", None)
         md["resourceVersion"] = omd["resourceVersion"]

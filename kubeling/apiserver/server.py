@@ -464,12 +464,7 @@ class ApiServer:
                                   send_initial_events=send_initial)
         resp = web.StreamResponse(status=200, headers={"Content-Type": JSON, "Cache-Control": "no-cache, private"})
         resp.enable_chunked_encoding()
-        first_event: list[Any] = []
-        try:
-            first_event.append(await gen.__anext__()) if False else None
-        except StopAsyncIteration:
-            pass
-        # Validate lazily: an initial error (410) is still reported as a watch ERROR event, as upstream.
+        # An expired resourceVersion is reported inside the stream as an ERROR event, as upstream does.
         await resp.prepare(request)
         deadline = time.monotonic() + timeout
         cols_sent = False

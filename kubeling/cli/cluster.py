@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..api import errors
+from ..api import errors, service_alloc
 from ..api.registry import Registry, Request
 from ..api.resources import by_qualified
 from ..apiserver.certs import ensure_pki, read_token
@@ -74,7 +74,9 @@ class Cluster:
         else:
             self.store = open_sqlite(os.path.join(cfg.data_dir, "state.db"))
         self.registry = Registry(self.store)
+        service_alloc.install(self.registry)
         await self._bootstrap()
+        await service_alloc.bootstrap_services(self.registry, cfg.port)
         api = ApiServer(self.registry, {self.token: ("kubernetes-admin", ["system:masters", "system:authenticated"])},
                         ready_check=lambda: self.ready)
         self.apiserver = api

@@ -35,7 +35,7 @@ class ApiError(Exception):
         details: dict[str, Any] = {}
         if self.name is not None:
             details["name"] = self.name
-        if self.group is not None:
+        if self.group:  # omitempty, as metav1.StatusDetails
             details["group"] = self.group
         if self.kind is not None:
             details["kind"] = self.kind
@@ -87,7 +87,11 @@ def conflict(resource: str, group: str, name: str, why: str) -> ApiError:
 
 def invalid(kind: str, group: str, name: str, causes: list[dict[str, str]]) -> ApiError:
     """422 Invalid. Each cause is {"type": "FieldValueInvalid", "message": ..., "field": "spec.x"}."""
-    parts = [f"{c['field']}: {c['message']}" if c.get("field") else c["message"] for c in causes]
+    parts: list[str] = []
+    for c in causes:  # upstream's ToAggregate drops repeated messages from the summary, not from causes
+        p = f"{c['field']}: {c['message']}" if c.get("field") else c["message"]
+        if p not in parts:
+            parts.append(p)
     if len(parts) == 1:
         summary = parts[0]
     else:

@@ -165,12 +165,9 @@ class Registry:
         now = time.time()
         md["uid"] = meta.new_uid()
         md["creationTimestamp"] = meta.now_rfc3339(now)
-        for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+        for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "generation"):
             md.pop(k, None)
-        if not strategy.tracks_generation(rt):
-            md.pop("generation", None)
-        strategy.prepare_for_create(rt, obj)
-        defaults.apply_defaults(rt.qualified, obj)
+        defaults.prepare_for_create(rt.qualified, obj, md["creationTimestamp"])
         # Ownership is recorded after defaulting but before admission, as upstream's field manager does.
         ssa.update_managed_fields(None, obj, self._manager(req), "Update", rt.def_name, meta.now_rfc3339(now))
         await self._admit("CREATE", rt, obj, None, req)
@@ -274,35 +271,24 @@ class Registry:
             else:
                 md.pop(k, None)
         md.pop("selfLink", None)
-        if subresource == "status":
-            new = dict(old)
-            new["metadata"] = dict(omd)
-            if "status" in obj:
-                new["status"] = obj["status"]
+        if subresource in ("status", "finalize"):
+            # Only the subresource's part of the body counts; everything else stays as stored.
+            new = orjson.loads(cur.raw)
+            if subresource == "status":
+                if "status" in obj:
+                    new["status"] = obj["status"]
+                else:
+                    new.pop("status", None)
             else:
-                new.pop("status", None)
-            new = orjson.loads(orjson.dumps(new))
+                new.setdefault("spec", {})["finalizers"] = (obj.get("spec") or {}).get("finalizers") or []
             if "managedFields" in md:
                 new["metadata"]["managedFields"] = md["managedFields"]
             obj = new
             md = obj["metadata"]
-        else:
-            if rt.has_status and rt.qualified not in ("nodes",) and "status" in old:
-                obj["status"] = old["status"]
-            elif rt.has_status and "status" in old and rt.qualified == "nodes":
-                obj["status"] = old["status"]
-            elif rt.has_status:
-                obj.pop("status", None)
-        if strategy.tracks_generation(rt):
-            gen = omd.get("generation", 1)
-            if subresource is None and strategy.spec_of(obj) != strategy.spec_of(old):
-                gen += 1
-            md["generation"] = gen
-        else:
-            md.pop("generation", None)
-        if rt.qualified == "namespaces" and subresource != "finalize":
-            obj.setdefault("spec", {})["finalizers"] = (old.get("spec") or {}).get("finalizers", [])
-        defaults.apply_defaults(rt.qualified, obj)
+            defaults.apply_defaults(rt.qualified, obj)
+        elif subresource != "binding":
+            # Status preserved, generation bumped on spec change (scale included), allocated values kept.
+            defaults.prepare_for_update(rt.qualified, obj, old)
         if operation == "Update":
             # Keeps managedFields the client set itself (kubectl's CSA→SSA migration) and credits the rest.
             if "managedFields" not in md and omd.get("managedFields"):
@@ -310,7 +296,8 @@ class Registry:
             ssa.update_managed_fields(old, obj, self._manager(req), "Update", rt.def_name,
                                       meta.now_rfc3339(), subresource)
         await self._admit("UPDATE", rt, obj, old, req)
-        self._validate(rt, obj, old, status_only=(subresource == "status"))
+        if subresource not in ("binding", "finalize"):
+            self._validate(rt, obj, old, status_only=(subresource == "status"))
         if not md.get("managedFields"):
             md.pop("managedFields", None)
         md["resourceVersion"] = omd["resourceVersion"]
@@ -406,10 +393,8 @@ class Registry:
             new_md["uid"] = meta.new_uid()
             new_md["creationTimestamp"] = now
             new_md.pop("resourceVersion", None)
-            strategy.prepare_for_create(rt, new)
-            if "status" in data and rt.has_status and not strategy.tracks_generation(rt):
-                pass
-            defaults.apply_defaults(rt.qualified, new)
+            new_md.pop("generation", None)
+            defaults.prepare_for_create(rt.qualified, new, now)
             await self._admit("CREATE", rt, new, None, req)
             self._validate(rt, new, None)
             return await self._store_create(rt, new, req), True

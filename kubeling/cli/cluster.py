@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..api import errors, service_alloc
+from ..api import admission, errors, service_alloc
 from ..api.registry import Registry, Request
 from ..api.resources import by_qualified
 from ..apiserver.certs import ensure_pki, read_token
@@ -39,7 +39,10 @@ class ClusterConfig:
     storage: str = "sqlite"  # sqlite | memory
     nodes: list[str] = field(default_factory=lambda: ["master", "node1", "node2"])
     pod_start_delay: float = 1.0
+    node_monitor_grace_period: float = 40.0
     default_storageclass: bool = True
+    terminated_pod_gc_threshold: int = 12500
+    pod_gc_quarantine: float = 40.0
 
 
 # Components started after the API server, in order; each module has `async def start(ctx)` returning a stop
@@ -74,6 +77,7 @@ class Cluster:
         else:
             self.store = open_sqlite(os.path.join(cfg.data_dir, "state.db"))
         self.registry = Registry(self.store)
+        admission.install(self.registry, self._settings())
         service_alloc.install(self.registry)
         await self._bootstrap()
         await service_alloc.bootstrap_services(self.registry, cfg.port)
@@ -107,7 +111,9 @@ class Cluster:
     def _settings(self) -> dict[str, Any]:
         c = self.cfg
         return {"nodes": list(c.nodes), "pod_start_delay": c.pod_start_delay, "dns_port": c.dns_port,
-                "default_storageclass": c.default_storageclass, "host": c.host, "port": c.port}
+                "node_monitor_grace_period": c.node_monitor_grace_period,
+                "default_storageclass": c.default_storageclass, "host": c.host, "port": c.port,
+                "terminated_pod_gc_threshold": c.terminated_pod_gc_threshold, "pod_gc_quarantine": c.pod_gc_quarantine}
 
     async def _bootstrap(self) -> None:
         ns_rt = by_qualified("namespaces")

@@ -110,7 +110,10 @@ def _cfg_from_args(a: argparse.Namespace) -> ClusterConfig:
         nodes = ["master"] + [f"node{i}" for i in range(1, a.node_count)] if a.node_count > 0 else []
     return ClusterConfig(data_dir=os.path.abspath(a.data_dir), port=a.port, dns_port=a.dns_port,
                          storage=a.storage, nodes=nodes, pod_start_delay=a.pod_start_delay,
-                         default_storageclass=not a.no_default_storageclass)
+                         node_monitor_grace_period=a.node_monitor_grace_period,
+                         default_storageclass=not a.no_default_storageclass,
+                         terminated_pod_gc_threshold=a.terminated_pod_gc_threshold,
+                         pod_gc_quarantine=a.pod_gc_quarantine)
 
 
 def _write_kubeconfigs(a: argparse.Namespace, cfg: ClusterConfig, quiet: bool = False) -> None:
@@ -178,7 +181,10 @@ def _up_detached(a: argparse.Namespace, cfg: ClusterConfig) -> int:
     _write_kubeconfigs(a, cfg)
     args = [sys.executable, "-m", "kubeling", "up", "--data-dir", cfg.data_dir, "--port", str(cfg.port),
             "--dns-port", str(cfg.dns_port), "--storage", cfg.storage, "--nodes", ",".join(cfg.nodes) or ",",
-            "--pod-start-delay", str(cfg.pod_start_delay), "--_child"]
+            "--pod-start-delay", str(cfg.pod_start_delay),
+            "--node-monitor-grace-period", str(cfg.node_monitor_grace_period), "--_child",
+            "--terminated-pod-gc-threshold", str(cfg.terminated_pod_gc_threshold),
+            "--pod-gc-quarantine", str(cfg.pod_gc_quarantine)]
     if not cfg.default_storageclass:
         args.append("--no-default-storageclass")
     if a.kubeconfig:
@@ -307,7 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--nodes", default=None, help="comma-separated node names (default master,node1,node2)")
     up.add_argument("--node-count", type=int, default=None)
     up.add_argument("--pod-start-delay", type=float, default=1.0)
+    up.add_argument("--node-monitor-grace-period", type=float, default=40.0,
+                    help="seconds a node may miss heartbeats before it is marked NotReady (Unknown)")
     up.add_argument("--no-default-storageclass", action="store_true")
+    up.add_argument("--terminated-pod-gc-threshold", type=int, default=12500,
+                    help="terminated pods kept before pod GC deletes the oldest (0 disables)")
+    up.add_argument("--pod-gc-quarantine", type=float, default=40.0,
+                    help="seconds a pod's node must be missing before pod GC deletes the pod")
     up.add_argument("--wait", type=float, default=60.0, help="seconds --detach waits for readiness")
     up.add_argument("--quiet", action="store_true")
     up.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
@@ -321,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="show whether the cluster runs, where, and what it holds")
     st.add_argument("--data-dir", default=default_data_dir())
     st.set_defaults(func=cmd_status)
+    from .node_cmd import add_parser as add_node_parser
+
+    add_node_parser(sub)
     return p
 
 

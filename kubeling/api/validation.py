@@ -1,0 +1,3112 @@
+"""Validation with upstream v1.32 messages and field paths (HTTP 422 causes).
+
+Mirrors pkg/apis/core/validation, pkg/apis/apps/validation, pkg/apis/storage/validation,
+discovery/coordination validation and the apimachinery ObjectMeta rules, including the order in
+which upstream reports causes and the generic checks the registry runs around them
+(``rest.BeforeCreate`` / ``rest.BeforeUpdate``). Objects are expected to be defaulted already
+(:func:`kubeling.api.defaults.apply_defaults`), exactly as upstream validates decoded objects.
+Only the checks that matter for the kinds kubeling serves are implemented; volume plugins,
+Windows options and alpha features are validated shallowly or not at all.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import json
+import re
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+from kubeling.api import defaults as dflt
+from kubeling.api import errors
+
+Cause = dict[str, str]
+Obj = dict[str, Any]
+
+
+# --------------------------------------------------------------------------------------------
+# Causes, rendered like field.Error.ErrorBody()
+# --------------------------------------------------------------------------------------------
+
+class Go:
+    """A value pre-rendered the way Go's fmt prints it in an error body (%q, %v or %#v)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def goq(s: str) -> str:
+    """strconv.Quote."""
+    out = ['"']
+    for ch in s:
+        o = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch in "\a\b\f\n\r\t\v":
+            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+                        "\v": "\\v"}[ch])
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\x{o:02x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def render(value: Any) -> Go:
+    if isinstance(value, Go):
+        return value
+    if value is None:
+        return Go("null")
+    if isinstance(value, bool):
+        return Go("true" if value else "false")
+    if isinstance(value, (int, float)):
+        return Go(str(value))
+    if isinstance(value, str):
+        return Go(goq(value))
+    if isinstance(value, dict):
+        return Go(go_map(value))
+    if isinstance(value, list):
+        return Go(go_strs(value))
+    return Go(str(value))
+
+
+def go_map(m: Any, typ: str = "map[string]string") -> str:
+    if m is None:
+        return f"{typ}(nil)"
+    return typ + "{" + ", ".join(f"{goq(str(k))}:{goq(str(v))}" for k, v in sorted(m.items())) + "}"
+
+
+def go_strs(items: Any, typ: str = "[]string") -> str:
+    if items is None:
+        return f"{typ}(nil)"
+    return typ + "{" + ", ".join(goq(str(x)) for x in items) + "}"
+
+
+def go_selector(sel: Any) -> str:
+    """%#v of a metav1.LabelSelector (reached through a pointer, so printed as the struct)."""
+    sel = sel or {}
+    exprs = sel.get("matchExpressions")
+    if exprs:
+        parts = []
+        for e in exprs:
+            parts.append(f"v1.LabelSelectorRequirement{{Key:{goq(str(e.get('key', '')))}, "
+                         f"Operator:{goq(str(e.get('operator', '')))}, Values:{go_strs(e.get('values'))}}}")
+        ex = "[]v1.LabelSelectorRequirement{" + ", ".join(parts) + "}"
+    else:
+        ex = "[]v1.LabelSelectorRequirement(nil)"
+    return f"v1.LabelSelector{{MatchLabels:{go_map(sel.get('matchLabels'))}, MatchExpressions:{ex}}}"
+
+
+def go_intstr(v: Any) -> str:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f'intstr.IntOrString{{Type:0, IntVal:{v}, StrVal:""}}'
+    return f"intstr.IntOrString{{Type:1, IntVal:0, StrVal:{goq(str(v or ''))}}}"
+
+
+def _ptr(v: Any, typ: str) -> str:
+    return f"(*{typ})(nil)" if v is None else f"(*{typ})(0xc000000000)"
+
+
+def required(path: str, detail: str = "") -> Cause:
+    return errors.required(path, detail)
+
+
+def invalid(path: str, value: Any, detail: str) -> Cause:
+    return errors.invalid_value(path, render(value), detail)
+
+
+def not_supported(path: str, value: Any, valid: list[str]) -> Cause:
+    return errors.unsupported(path, render(value), valid)
+
+
+def forbidden(path: str, detail: str) -> Cause:
+    return errors.forbidden_field(path, detail)
+
+
+def duplicate(path: str, value: Any) -> Cause:
+    return errors.duplicate(path, render(value))
+
+
+def too_long(path: str, limit: int) -> Cause:
+    return errors.too_long(path, "", limit)
+
+
+def not_found(path: str, value: Any) -> Cause:
+    return {"type": "FieldValueNotFound", "message": f"Not found: {render(value)}", "field": path}
+
+
+def too_many(path: str, actual: int, limit: int) -> Cause:
+    return {"type": "FieldValueTooMany",
+            "message": f"Too many: {actual}: must have at most {limit} items", "field": path}
+
+
+def _c(path: str, child: str) -> str:
+    return f"{path}.{child}" if path else child
+
+
+# --------------------------------------------------------------------------------------------
+# k8s.io/apimachinery/pkg/util/validation
+# --------------------------------------------------------------------------------------------
+
+def regex_error(msg: str, fmt: str, *examples: str) -> str:
+    if not examples:
+        return f"{msg} (regex used for validation is '{fmt}')"
+    msg += " (e.g. " + "".join(("" if i == 0 else " or ") + f"'{e}', " for i, e in enumerate(examples))
+    return msg + f"regex used for validation is '{fmt}')"
+
+
+def max_len_error(n: int) -> str:
+    return f"must be no more than {n} characters"
+
+
+def inclusive_range_error(lo: int, hi: int) -> str:
+    return f"must be between {lo} and {hi}, inclusive"
+
+
+DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS1123_SUBDOMAIN_FMT = DNS1123_LABEL_FMT + "(\\." + DNS1123_LABEL_FMT + ")*"
+DNS1035_LABEL_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
+QUALIFIED_NAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+LABEL_VALUE_FMT = "(" + QUALIFIED_NAME_FMT + ")?"
+CONFIG_MAP_KEY_FMT = "[-._a-zA-Z0-9]+"
+PERCENT_FMT = "[0-9]+%"
+HTTP_HEADER_FMT = "[-A-Za-z0-9]+"
+_re_label = re.compile(f"{DNS1123_LABEL_FMT}")
+_re_subdomain = re.compile(f"{DNS1123_SUBDOMAIN_FMT}")
+_re_1035 = re.compile(f"{DNS1035_LABEL_FMT}")
+_re_qname = re.compile(f"{QUALIFIED_NAME_FMT}")
+_re_lvalue = re.compile(f"{LABEL_VALUE_FMT}")
+_re_cmkey = re.compile(f"{CONFIG_MAP_KEY_FMT}")
+_re_percent = re.compile(f"{PERCENT_FMT}")
+_re_header = re.compile(f"{HTTP_HEADER_FMT}")
+_re_portname_chars = re.compile("[-a-z0-9]+")
+_re_portname_letter = re.compile("[a-z]")
+
+DNS1123_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+                     "must start and end with an alphanumeric character")
+DNS1123_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+                         "'.', and must start and end with an alphanumeric character")
+DNS1035_LABEL_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+                     "alphabetic character, and end with an alphanumeric character")
+QUALIFIED_NAME_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                      "alphanumeric character")
+LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
+                   "and must start and end with an alphanumeric character")
+
+
+def _blen(v: str) -> int:
+    return len(v.encode())
+
+
+def is_dns1123_label(v: str) -> list[str]:
+    errs = []
+    if _blen(v) > 63:
+        errs.append(max_len_error(63))
+    if not _re_label.fullmatch(v):
+        if _re_subdomain.fullmatch(v):
+            errs.append("must not contain dots")
+        else:
+            errs.append(regex_error(DNS1123_LABEL_MSG, DNS1123_LABEL_FMT, "my-name", "123-abc"))
+    return errs
+
+
+def is_dns1123_subdomain(v: str) -> list[str]:
+    errs = []
+    if _blen(v) > 253:
+        errs.append(max_len_error(253))
+    if not _re_subdomain.fullmatch(v):
+        errs.append(regex_error(DNS1123_SUBDOMAIN_MSG, DNS1123_SUBDOMAIN_FMT, "example.com"))
+    return errs
+
+
+def is_dns1035_label(v: str) -> list[str]:
+    errs = []
+    if len(v) > 63:
+        errs.append(max_len_error(63))
+    if not _re_1035.fullmatch(v):
+        errs.append(regex_error(DNS1035_LABEL_MSG, DNS1035_LABEL_FMT, "my-name", "abc-123"))
+    return errs
+
+
+def is_qualified_name(v: str) -> list[str]:
+    errs: list[str] = []
+    parts = v.split("/")
+    if len(parts) == 1:
+        name = parts[0]
+    elif len(parts) == 2:
+        prefix, name = parts
+        if not prefix:
+            errs.append("prefix part must be non-empty")
+        else:
+            errs.extend("prefix part " + m for m in is_dns1123_subdomain(prefix))
+    else:
+        return ["a qualified name " + regex_error(QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT, "MyName", "my.name",
+                                                  "123-abc")
+                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
+    if not name:
+        errs.append("name part must be non-empty")
+    elif _blen(name) > 63:
+        errs.append("name part " + max_len_error(63))
+    if not _re_qname.fullmatch(name):
+        errs.append("name part " + regex_error(QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT, "MyName", "my.name",
+                                               "123-abc"))
+    return errs
+
+
+def is_label_value(v: str) -> list[str]:
+    errs = []
+    if _blen(v) > 63:
+        errs.append(max_len_error(63))
+    if not _re_lvalue.fullmatch(v):
+        errs.append(regex_error(LABEL_VALUE_MSG, LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
+    return errs
+
+
+def is_config_map_key(v: str) -> list[str]:
+    errs = []
+    if len(v) > 253:
+        errs.append(max_len_error(253))
+    if not _re_cmkey.fullmatch(v):
+        errs.append(regex_error("a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+                                CONFIG_MAP_KEY_FMT, "key.name", "KEY_NAME", "key-name"))
+    if v == ".":
+        errs.append("must not be '.'")
+    elif v == "..":
+        errs.append("must not be '..'")
+    elif v.startswith(".."):
+        errs.append("must not start with '..'")
+    return errs
+
+
+def is_valid_port_num(p: Any) -> list[str]:
+    if isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= 65535:
+        return []
+    return [inclusive_range_error(1, 65535)]
+
+
+def is_valid_port_name(p: str) -> list[str]:
+    errs = []
+    if len(p) > 15:
+        errs.append(max_len_error(15))
+    if not _re_portname_chars.fullmatch(p):
+        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if not _re_portname_letter.search(p):
+        errs.append("must contain at least one letter (a-z)")
+    if "--" in p:
+        errs.append("must not contain consecutive hyphens")
+    if p and (p[0] == "-" or p[-1] == "-"):
+        errs.append("must not begin or end with a hyphen")
+    return errs
+
+
+def is_relaxed_env_var_name(v: str) -> list[str]:
+    errs = []
+    if not v:
+        errs.append("environment variable name must be non-empty")
+    for ch in v:
+        if ord(ch) > 127 or not ch.isprintable() or ch == "=":
+            errs.append("a valid environment variable name must consist only of printable ASCII characters "
+                        "other than '='")
+            break
+    return errs
+
+
+def _parse_ip(s: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """netutils.ParseIPSloppy: also accepts IPv4 octets with leading zeros."""
+    if not isinstance(s, str) or not s or "%" in s:
+        return None
+    try:
+        return ipaddress.ip_address(s)
+    except ValueError:
+        pass
+    parts = s.split(".")
+    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts):
+        try:
+            return ipaddress.ip_address(".".join(str(int(p)) for p in parts))
+        except ValueError:
+            return None
+    return None
+
+
+def is_valid_ip(path: str, value: Any) -> list[Cause]:
+    if _parse_ip(value) is None:
+        return [invalid(path, value, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")]
+    return []
+
+
+def is_valid_cidr(path: str, value: Any) -> list[Cause]:
+    try:
+        ipaddress.ip_network(value, strict=False)
+        if "/" not in value:
+            raise ValueError
+    except (ValueError, TypeError):
+        return [invalid(path, value, "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)")]
+    return []
+
+
+# name functions: (name, prefix) -> messages
+def _mask_trailing_dash(name: str) -> str:
+    if len(name) > 1 and name.endswith("-"):
+        return name[:-2] + "a"
+    return name
+
+
+def name_is_dns_subdomain(name: str, prefix: bool) -> list[str]:
+    return is_dns1123_subdomain(_mask_trailing_dash(name) if prefix else name)
+
+
+def name_is_dns_label(name: str, prefix: bool) -> list[str]:
+    return is_dns1123_label(_mask_trailing_dash(name) if prefix else name)
+
+
+def name_is_dns1035_label(name: str, prefix: bool) -> list[str]:
+    return is_dns1035_label(_mask_trailing_dash(name) if prefix else name)
+
+
+def name_is_path_segment(name: str, prefix: bool) -> list[str]:
+    if not prefix and name in (".", ".."):
+        return [f"may not be '{name}'"]
+    return [f"may not contain '{c}'" for c in ("/", "%") if c in name]
+
+
+NameFn = Callable[[str, bool], list[str]]
+
+
+# --------------------------------------------------------------------------------------------
+# ObjectMeta
+# --------------------------------------------------------------------------------------------
+
+_STANDARD_FINALIZERS = ("kubernetes", "orphan", "foregroundDeletion")
+TOTAL_ANNOTATION_SIZE = 256 * 1024
+
+
+def validate_labels(labels: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    if not isinstance(labels, dict):
+        return errs
+    for k, v in labels.items():
+        errs.extend(invalid(path, k, m) for m in is_qualified_name(str(k)))
+        errs.extend(invalid(path, v, m) for m in is_label_value(str(v if v is not None else "")))
+    return errs
+
+
+def validate_label_name(name: str, path: str) -> list[Cause]:
+    return [invalid(path, name, m) for m in is_qualified_name(name)]
+
+
+def validate_annotations(ann: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    if not isinstance(ann, dict):
+        return errs
+    size = 0
+    for k, v in ann.items():
+        errs.extend(invalid(path, k, m) for m in is_qualified_name(str(k).lower()))
+        size += _blen(str(k)) + _blen(str(v if v is not None else ""))
+    if size > TOTAL_ANNOTATION_SIZE:
+        errs.append(too_long(path, TOTAL_ANNOTATION_SIZE))
+    return errs
+
+
+def _validate_owner_refs(refs: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    first = ""
+    for ref in refs if isinstance(refs, list) else []:
+        if not isinstance(ref, dict):
+            continue
+        api_version = ref.get("apiVersion") or ""
+        version = "" if api_version in ("", "/") or api_version.count("/") > 1 else api_version.split("/")[-1]
+        if not version:
+            errs.append(invalid(_c(path, "apiVersion"), api_version, "version must not be empty"))
+        if not ref.get("kind"):
+            errs.append(invalid(_c(path, "kind"), ref.get("kind") or "", "must not be empty"))
+        if not ref.get("name"):
+            errs.append(invalid(_c(path, "name"), ref.get("name") or "", "must not be empty"))
+        if not ref.get("uid"):
+            errs.append(invalid(_c(path, "uid"), ref.get("uid") or "", "must not be empty"))
+        if api_version == "v1" and ref.get("kind") == "Event":
+            errs.append(invalid(path, Go(_go_owner_ref(ref)), "/v1, Kind=Event is disallowed from being an owner"))
+        if ref.get("controller"):
+            cur = f"{ref.get('kind', '')}/{ref.get('name', '')}"
+            if first:
+                errs.append(invalid(path, Go("[]v1.OwnerReference{" + ", ".join(
+                    _go_owner_ref(r) for r in refs if isinstance(r, dict)) + "}"),
+                    f'Only one reference can have Controller set to true. Found "true" in references for {first} '
+                    f"and {cur}"))
+            else:
+                first = cur
+    return errs
+
+
+def _go_owner_ref(r: Obj) -> str:
+    return (f"v1.OwnerReference{{APIVersion:{goq(r.get('apiVersion') or '')}, Kind:{goq(r.get('kind') or '')}, "
+            f"Name:{goq(r.get('name') or '')}, UID:{goq(r.get('uid') or '')}, "
+            f"Controller:{_ptr(r.get('controller'), 'bool')}, "
+            f"BlockOwnerDeletion:{_ptr(r.get('blockOwnerDeletion'), 'bool')}}}")
+
+
+def _validate_finalizers(fins: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    if not isinstance(fins, list):
+        return errs
+    for f in fins:
+        errs.extend(invalid(path, f, m) for m in is_qualified_name(str(f)))
+    if "orphan" in fins and "foregroundDeletion" in fins:
+        errs.append(invalid(path, Go(go_strs(fins)), "finalizer orphan and foregroundDeletion cannot be both set"))
+    return errs
+
+
+def _validate_managed_fields(mfs: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    for i, mf in enumerate(mfs if isinstance(mfs, list) else []):
+        if not isinstance(mf, dict):
+            continue
+        p = f"{path}[{i}]"
+        if mf.get("operation") not in ("Apply", "Update"):
+            errs.append(invalid(_c(p, "operation"), mf.get("operation") or "", "must be `Apply` or `Update`"))
+        if mf.get("fieldsType") and mf["fieldsType"] != "FieldsV1":
+            errs.append(invalid(_c(p, "fieldsType"), mf["fieldsType"], "must be `FieldsV1`"))
+        if len(mf.get("manager") or "") > 128:
+            errs.append(too_long(_c(p, "manager"), 128))
+        if len(mf.get("subresource") or "") > 256:
+            errs.append(too_long(_c(p, "subresource"), 256))
+    return errs
+
+
+def validate_object_meta(obj: Obj, namespaced: bool, name_fn: NameFn, path: str = "metadata",
+                         kube_finalizers: bool = True) -> list[Cause]:
+    """ValidateObjectMeta (core flavour adds the kube finalizer-name check)."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    errs: list[Cause] = []
+    gen_name = meta.get("generateName") or ""
+    if gen_name:
+        errs.extend(invalid(_c(path, "generateName"), gen_name, m) for m in name_fn(gen_name, True))
+    name = meta.get("name") or ""
+    if not name:
+        errs.append(required(_c(path, "name"), "name or generateName is required"))
+    else:
+        errs.extend(invalid(_c(path, "name"), name, m) for m in name_fn(name, False))
+    errs.extend(_meta_common(meta, namespaced, path, kube_finalizers))
+    return errs
+
+
+def _meta_common(meta: Obj, namespaced: bool, path: str, kube_finalizers: bool) -> list[Cause]:
+    errs: list[Cause] = []
+    ns = meta.get("namespace") or ""
+    if namespaced:
+        if not ns:
+            errs.append(required(_c(path, "namespace")))
+        else:
+            errs.extend(invalid(_c(path, "namespace"), ns, m) for m in name_is_dns_label(ns, False))
+    elif ns:
+        errs.append(forbidden(_c(path, "namespace"), "not allowed on this type"))
+    gen = meta.get("generation")
+    if isinstance(gen, int) and gen < 0:
+        errs.append(invalid(_c(path, "generation"), gen, "must be greater than or equal to 0"))
+    errs.extend(validate_labels(meta.get("labels"), _c(path, "labels")))
+    errs.extend(validate_annotations(meta.get("annotations"), _c(path, "annotations")))
+    errs.extend(_validate_owner_refs(meta.get("ownerReferences"), _c(path, "ownerReferences")))
+    errs.extend(_validate_finalizers(meta.get("finalizers"), _c(path, "finalizers")))
+    errs.extend(_validate_managed_fields(meta.get("managedFields"), _c(path, "managedFields")))
+    if kube_finalizers:
+        errs.extend(_kube_finalizer_names(meta.get("finalizers"), _c(path, "finalizers")))
+    return errs
+
+
+def _kube_finalizer_names(fins: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    for i, f in enumerate(fins if isinstance(fins, list) else []):
+        if "/" not in str(f) and f not in _STANDARD_FINALIZERS:
+            errs.append(invalid(f"{path}[{i}]", f, "name is neither a standard finalizer name nor is it fully "
+                                                   "qualified"))
+    return errs
+
+
+def _go_time(ts: Any) -> Go:
+    """metav1.Time printed through its String() method."""
+    if not ts:
+        return Go("null")
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?Z", str(ts))
+    if m:
+        return Go(f"{m.group(1)} {m.group(2)}{m.group(3) or ''} +0000 UTC")
+    return Go(str(ts))
+
+
+def validate_object_meta_update(new: Obj, old: Obj, path: str = "metadata", kube_finalizers: bool = True
+                                ) -> list[Cause]:
+    """ValidateObjectMetaUpdate (resourceVersion is the caller's business)."""
+    nm = new.get("metadata") if isinstance(new.get("metadata"), dict) else {}
+    om = old.get("metadata") if isinstance(old.get("metadata"), dict) else {}
+    errs: list[Cause] = []
+    if om.get("deletionTimestamp"):
+        extra = sorted(set(nm.get("finalizers") or []) - set(om.get("finalizers") or []))
+        if extra:
+            errs.append(forbidden(_c(path, "finalizers"), "no new finalizers can be added if the object is being "
+                                                          f"deleted, found new finalizers {go_strs(extra)}"))
+    if (nm.get("generation") or 0) < (om.get("generation") or 0):
+        errs.append(invalid(_c(path, "generation"), nm.get("generation") or 0, "must not be decremented"))
+    for key in ("name", "namespace", "uid"):
+        if (nm.get(key) or "") != (om.get(key) or ""):
+            errs.append(invalid(_c(path, key), nm.get(key) or "", "field is immutable"))
+    for key in ("creationTimestamp", "deletionTimestamp"):
+        if (nm.get(key) or None) != (om.get(key) or None) and om.get(key):
+            errs.append(invalid(_c(path, key), _go_time(nm.get(key)), "field is immutable"))
+    if nm.get("deletionGracePeriodSeconds") != om.get("deletionGracePeriodSeconds"):
+        errs.append(invalid(_c(path, "deletionGracePeriodSeconds"), nm.get("deletionGracePeriodSeconds"),
+                            "field is immutable"))
+    errs.extend(validate_labels(nm.get("labels"), _c(path, "labels")))
+    errs.extend(validate_annotations(nm.get("annotations"), _c(path, "annotations")))
+    errs.extend(_validate_owner_refs(nm.get("ownerReferences"), _c(path, "ownerReferences")))
+    errs.extend(_validate_finalizers(nm.get("finalizers"), _c(path, "finalizers")))
+    errs.extend(_validate_managed_fields(nm.get("managedFields"), _c(path, "managedFields")))
+    if kube_finalizers:
+        errs.extend(_kube_finalizer_names(nm.get("finalizers"), _c(path, "finalizers")))
+    return errs
+
+
+def validate_template_object_meta(holder: Obj, path: str) -> list[Cause]:
+    """ValidateTemplateObjectMeta: only labels and annotations may be set."""
+    meta = holder.get("metadata") if isinstance(holder.get("metadata"), dict) else {}
+    errs = validate_annotations(meta.get("annotations"), _c(path, "annotations"))
+    errs.extend(validate_labels(meta.get("labels"), _c(path, "labels")))
+    for k in ("name", "generateName", "namespace", "uid", "resourceVersion", "generation",
+              "deletionGracePeriodSeconds", "ownerReferences", "finalizers", "managedFields", "selfLink",
+              "deletionTimestamp", "creationTimestamp"):
+        if meta.get(k):
+            errs.append(forbidden(_c(path, k), "cannot be set"))
+    return errs
+
+
+# --------------------------------------------------------------------------------------------
+# Label selectors
+# --------------------------------------------------------------------------------------------
+
+def validate_label_selector(sel: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    if not isinstance(sel, dict):
+        return errs
+    errs.extend(validate_labels(sel.get("matchLabels"), _c(path, "matchLabels")))
+    for i, expr in enumerate(sel.get("matchExpressions") or []):
+        if not isinstance(expr, dict):
+            continue
+        p = f"{path}.matchExpressions[{i}]"
+        op = expr.get("operator") or ""
+        values = expr.get("values") or []
+        if op in ("In", "NotIn"):
+            if not values:
+                errs.append(required(_c(p, "values"), "must be specified when `operator` is 'In' or 'NotIn'"))
+        elif op in ("Exists", "DoesNotExist"):
+            if values:
+                errs.append(forbidden(_c(p, "values"), "may not be specified when `operator` is 'Exists' or "
+                                                       "'DoesNotExist'"))
+        else:
+            errs.append(invalid(_c(p, "operator"), op, "not a valid selector operator"))
+        errs.extend(validate_label_name(str(expr.get("key") or ""), _c(p, "key")))
+        for j, v in enumerate(values):
+            errs.extend(invalid(f"{p}.values[{j}]", v, m) for m in is_label_value(str(v)))
+    return errs
+
+
+def selector_convertible(sel: Any) -> bool:
+    """Whether metav1.LabelSelectorAsSelector succeeds."""
+    if not isinstance(sel, dict):
+        return True
+    for k, v in (sel.get("matchLabels") or {}).items():
+        if is_qualified_name(str(k)) or is_label_value(str(v)):
+            return False
+    for e in sel.get("matchExpressions") or []:
+        op = e.get("operator")
+        vals = e.get("values") or []
+        if op not in ("In", "NotIn", "Exists", "DoesNotExist") or is_qualified_name(str(e.get("key") or "")):
+            return False
+        if op in ("In", "NotIn") and not vals or op in ("Exists", "DoesNotExist") and vals:
+            return False
+        if any(is_label_value(str(v)) for v in vals):
+            return False
+    return True
+
+
+def selector_empty(sel: Any) -> bool:
+    """labels.Selector.Empty(): true for Everything (non-nil, no requirements)."""
+    return isinstance(sel, dict) and not sel.get("matchLabels") and not sel.get("matchExpressions")
+
+
+def selector_matches(sel: Any, labels: Any) -> bool:
+    if not isinstance(sel, dict):
+        return False  # labels.Nothing()
+    labels = labels if isinstance(labels, dict) else {}
+    for k, v in (sel.get("matchLabels") or {}).items():
+        if k not in labels or labels[k] != v:
+            return False
+    for e in sel.get("matchExpressions") or []:
+        k, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
+        if op == "In" and (k not in labels or labels[k] not in vals):
+            return False
+        if op == "NotIn" and k in labels and labels[k] in vals:
+            return False
+        if op == "Exists" and k not in labels:
+            return False
+        if op == "DoesNotExist" and k in labels:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+def _nonneg(value: Any, path: str) -> list[Cause]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        return [invalid(path, value, "must be greater than or equal to 0")]
+    return []
+
+
+def _dl(v: Any) -> list[Obj]:
+    return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
+
+
+def _dd(v: Any) -> Obj:
+    return v if isinstance(v, dict) else {}
+
+
+def _qty(v: Any) -> Fraction | None:
+    try:
+        return dflt.quantity_value(v)
+    except dflt.QuantityError:
+        return None
+
+
+def _qstr(v: Any) -> str:
+    try:
+        return dflt.canonical_quantity(v)
+    except dflt.QuantityError:
+        return str(v)
+
+
+def _dns_label(value: str, path: str) -> list[Cause]:
+    return [invalid(path, value, m) for m in is_dns1123_label(value)]
+
+
+def _dns_subdomain(value: str, path: str) -> list[Cause]:
+    return [invalid(path, value, m) for m in is_dns1123_subdomain(value)]
+
+
+def _qualified(value: str, path: str) -> list[Cause]:
+    return [invalid(path, value, m) for m in is_qualified_name(value)]
+
+
+def _no_backsteps(p: str, path: str) -> list[Cause]:
+    if ".." in p.replace("\\", "/").split("/"):
+        return [invalid(path, p, "must not contain '..'")]
+    return []
+
+
+def _local_descending(p: str, path: str) -> list[Cause]:
+    errs = []
+    if p.startswith("/"):
+        errs.append(invalid(path, p, "must be a relative path"))
+    errs.extend(_no_backsteps(p, path))
+    return errs
+
+
+def _port_num_or_name(port: Any, path: str) -> list[Cause]:
+    if isinstance(port, int) and not isinstance(port, bool):
+        return [invalid(path, port, m) for m in is_valid_port_num(port)]
+    if isinstance(port, str):
+        return [invalid(path, port, m) for m in is_valid_port_name(port)]
+    return [invalid(path, port, "unknown type")]
+
+
+def _diff_text(typ: str, old: Any, new: Any) -> str:
+    """A compact stand-in for upstream's cmp.Diff output (not byte-identical)."""
+    lines = [f"  {typ}{{"]
+    old, new = _dd(old), _dd(new)
+    for k in list(dict.fromkeys(list(old) + list(new))):
+        if not dflt.semantic_equal(old.get(k), new.get(k)):
+            lines.append(f"- \t{k[:1].upper()}{k[1:]}: {json.dumps(old.get(k), sort_keys=True)},")
+            lines.append(f"+ \t{k[:1].upper()}{k[1:]}: {json.dumps(new.get(k), sort_keys=True)},")
+    lines.append("  }")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Volumes
+# --------------------------------------------------------------------------------------------
+
+# (field, path used in errors) in the order validateVolumeSource checks them
+_POD_VOLUME_SOURCES = (
+    ("emptyDir", "emptyDir"), ("hostPath", "hostPath"), ("gitRepo", "gitRepo"),
+    ("gcePersistentDisk", "gcePersistentDisk"), ("awsElasticBlockStore", "awsElasticBlockStore"),
+    ("secret", "secret"), ("nfs", "nfs"), ("iscsi", "iscsi"), ("glusterfs", "glusterfs"), ("flocker", "flocker"),
+    ("persistentVolumeClaim", "persistentVolumeClaim"), ("rbd", "rbd"), ("cinder", "cinder"),
+    ("cephfs", "cephFS"), ("quobyte", "quobyte"), ("downwardAPI", "downwarAPI"), ("fc", "fc"),
+    ("flexVolume", "flexVolume"), ("configMap", "configMap"), ("azureFile", "azureFile"),
+    ("vsphereVolume", "vsphereVolume"), ("photonPersistentDisk", "photonPersistentDisk"),
+    ("portworxVolume", "portworxVolume"), ("azureDisk", "azureDisk"), ("storageos", "storageos"),
+    ("projected", "projected"), ("scaleIO", "scaleIO"), ("csi", "csi"), ("ephemeral", "ephemeral"),
+    ("image", "image"))
+_PV_SOURCES = (
+    ("hostPath", "hostPath"), ("gcePersistentDisk", "gcePersistentDisk"),
+    ("awsElasticBlockStore", "awsElasticBlockStore"), ("glusterfs", "glusterfs"), ("flocker", "flocker"),
+    ("nfs", "nfs"), ("rbd", "rbd"), ("quobyte", "quobyte"), ("cephfs", "cephFS"), ("iscsi", "iscsi"),
+    ("cinder", "cinder"), ("fc", "fc"), ("flexVolume", None), ("azureFile", "azureFile"),
+    ("vsphereVolume", "vsphereVolume"), ("photonPersistentDisk", "photonPersistentDisk"),
+    ("portworxVolume", "portworxVolume"), ("azureDisk", "azureDisk"), ("scaleIO", "scaleIO"), ("local", "local"),
+    ("storageos", "storageos"), ("csi", "csi"))
+_HOST_PATH_TYPES = ["", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate",
+                    "Socket"]
+FILE_MODE_MSG = "must be a number between 0 and 0777 (octal), both inclusive"
+
+
+def _host_path(hp: Obj, path: str) -> list[Cause]:
+    p = hp.get("path") or ""
+    if not p:
+        return [required(_c(path, "path"))]
+    errs = _no_backsteps(p, _c(path, "path"))
+    t = hp.get("type")
+    if t is not None and t not in _HOST_PATH_TYPES:
+        errs.append(not_supported(_c(path, "type"), t, _HOST_PATH_TYPES))
+    return errs
+
+
+def _key_to_paths(items: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    for i, kp in enumerate(_dl(items)):
+        ip = f"{path}[{i}]"
+        if not kp.get("key"):
+            errs.append(required(_c(ip, "key")))
+        p = kp.get("path") or ""
+        if not p:
+            errs.append(required(_c(ip, "path")))
+        else:
+            errs.extend(_local_descending(p, _c(ip, "path")))
+            if p.split("/")[0].startswith(".."):
+                errs.append(invalid(_c(ip, "path"), p, "must not start with '..'"))
+        mode = kp.get("mode")
+        if isinstance(mode, int) and not 0 <= mode <= 0o777:
+            errs.append(invalid(_c(ip, "mode"), mode, FILE_MODE_MSG))
+    return errs
+
+
+def _mode(src: Obj, path: str) -> list[Cause]:
+    mode = src.get("defaultMode")
+    if isinstance(mode, int) and not 0 <= mode <= 0o777:
+        return [invalid(_c(path, "defaultMode"), mode, FILE_MODE_MSG)]
+    return []
+
+
+def _volume_source(vol: Obj, path: str, vol_name: str, pod_name: str | None) -> list[Cause]:
+    errs: list[Cause] = []
+    count = 0
+    for key, epath in _POD_VOLUME_SOURCES:
+        src = vol.get(key)
+        if not isinstance(src, dict):
+            continue
+        if count > 0:
+            errs.append(forbidden(_c(path, epath), "may not specify more than 1 volume type"))
+            continue
+        count += 1
+        sp = _c(path, key)
+        if key == "emptyDir":
+            sl = src.get("sizeLimit")
+            if sl is not None and (_qty(sl) or 0) < 0:
+                errs.append(forbidden(_c(sp, "sizeLimit"), "SizeLimit field must be a valid resource quantity"))
+        elif key == "hostPath":
+            errs.extend(_host_path(src, sp))
+        elif key == "secret":
+            if not src.get("secretName"):
+                errs.append(required(_c(sp, "secretName")))
+            errs.extend(_mode(src, sp))
+            errs.extend(_key_to_paths(src.get("items"), _c(sp, "items")))
+        elif key == "configMap":
+            if not src.get("name"):
+                errs.append(required(_c(sp, "name")))
+            errs.extend(_mode(src, sp))
+            errs.extend(_key_to_paths(src.get("items"), _c(sp, "items")))
+        elif key == "persistentVolumeClaim":
+            if not src.get("claimName"):
+                errs.append(required(_c(sp, "claimName")))
+        elif key == "nfs":
+            if not src.get("server"):
+                errs.append(required(_c(sp, "server")))
+            if not src.get("path"):
+                errs.append(required(_c(sp, "path")))
+            elif not str(src["path"]).startswith("/"):
+                errs.append(invalid(_c(sp, "path"), src["path"], "must be an absolute path"))
+        elif key == "downwardAPI":
+            errs.extend(_mode(src, _c(path, "downwardAPI")))
+        elif key == "projected":
+            errs.extend(_mode(src, sp))
+        elif key == "csi":
+            if not src.get("driver"):
+                errs.append(required(_c(sp, "driver")))
+        elif key == "ephemeral":
+            tpl = src.get("volumeClaimTemplate")
+            if not isinstance(tpl, dict):
+                errs.append(required(_c(sp, "volumeClaimTemplate")))
+            else:
+                tp = _c(sp, "volumeClaimTemplate")
+                errs.extend(validate_template_object_meta(tpl, _c(tp, "metadata")))
+                errs.extend(validate_pvc_spec(_dd(tpl.get("spec")), _c(tp, "spec")))
+            if pod_name and vol_name:
+                pvc = f"{pod_name}-{vol_name}"
+                errs.extend(invalid(_c(path, "name"), vol_name, f"PVC name {goq(pvc)}: {m}")
+                            for m in name_is_dns_subdomain(pvc, False))
+    if count == 0:
+        errs.append(required(path, "must specify a volume type"))
+    return errs
+
+
+def validate_volumes(volumes: Any, path: str, pod_name: str | None) -> tuple[dict[str, Obj], list[Cause]]:
+    errs: list[Cause] = []
+    vols: dict[str, Obj] = {}
+    names: set[str] = set()
+    for i, vol in enumerate(_dl(volumes)):
+        ip = f"{path}[{i}]"
+        name = vol.get("name") or ""
+        el = _volume_source(vol, ip, name, pod_name)
+        if not name:
+            el.append(required(_c(ip, "name")))
+        else:
+            el.extend(_dns_label(name, _c(ip, "name")))
+        if name in names:
+            el.append(duplicate(_c(ip, "name"), name))
+        if not el:
+            names.add(name)
+            vols[name] = vol
+        else:
+            errs.extend(el)
+    return vols, errs
+
+
+# --------------------------------------------------------------------------------------------
+# Containers
+# --------------------------------------------------------------------------------------------
+
+_PROTOCOLS = ["SCTP", "TCP", "UDP"]
+_ENV_FIELD_PATHS = ["metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName",
+                    "spec.serviceAccountName", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs"]
+_DOWNWARD_LABELS = {"metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid",
+                    "spec.nodeName", "spec.restartPolicy", "spec.serviceAccountName", "spec.schedulerName",
+                    "status.phase", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs"}
+_RESOURCE_FIELD_PATHS = ["limits.cpu", "limits.ephemeral-storage", "limits.memory", "requests.cpu",
+                         "requests.ephemeral-storage", "requests.memory"]
+_STD_CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+_STD_RESOURCES = {"cpu", "memory", "ephemeral-storage", "requests.cpu", "requests.memory",
+                  "requests.ephemeral-storage", "limits.cpu", "limits.memory", "limits.ephemeral-storage", "pods",
+                  "services", "replicationcontrollers", "resourcequotas", "secrets", "configmaps",
+                  "persistentvolumeclaims", "storage", "requests.storage", "services.nodeports",
+                  "services.loadbalancers"}
+
+
+def _container_ports(ports: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    names: set[str] = set()
+    for i, port in enumerate(_dl(ports)):
+        ip = f"{path}[{i}]"
+        name = port.get("name") or ""
+        if name:
+            msgs = is_valid_port_name(name)
+            if msgs:
+                errs.extend(invalid(_c(ip, "name"), name, m) for m in msgs)
+            elif name in names:
+                errs.append(duplicate(_c(ip, "name"), name))
+            else:
+                names.add(name)
+        cp = port.get("containerPort")
+        if not cp:
+            errs.append(required(_c(ip, "containerPort")))
+        else:
+            errs.extend(invalid(_c(ip, "containerPort"), cp, m) for m in is_valid_port_num(cp))
+        hp = port.get("hostPort")
+        if hp:
+            errs.extend(invalid(_c(ip, "hostPort"), hp, m) for m in is_valid_port_num(hp))
+        proto = port.get("protocol") or ""
+        if not proto:
+            errs.append(required(_c(ip, "protocol")))
+        elif proto not in _PROTOCOLS:
+            errs.append(not_supported(_c(ip, "protocol"), proto, _PROTOCOLS))
+    return errs
+
+
+def _field_selector(fs: Obj, path: str) -> list[Cause]:
+    if not fs.get("apiVersion"):
+        return [required(_c(path, "apiVersion"))]
+    fp = fs.get("fieldPath") or ""
+    if not fp:
+        return [required(_c(path, "fieldPath"))]
+    m = re.fullmatch(r"(metadata\.(?:annotations|labels))\['(.+)'\]", fp)
+    base = m.group(1) if m else fp
+    if fs["apiVersion"] != "v1":
+        return [invalid(_c(path, "fieldPath"), fp, f"error converting fieldPath: unsupported pod version: "
+                                                   f"{fs['apiVersion']}")]
+    if base not in _DOWNWARD_LABELS:
+        return [invalid(_c(path, "fieldPath"), fp, f"error converting fieldPath: field label not supported: {fp}")]
+    if m:
+        key = m.group(2)
+        return _qualified(key.lower() if base == "metadata.annotations" else key, path)
+    if fp not in _ENV_FIELD_PATHS:
+        return [not_supported(_c(path, "fieldPath"), fp, _ENV_FIELD_PATHS)]
+    return []
+
+
+def _key_selector(s: Obj, path: str) -> list[Cause]:
+    errs = [invalid(_c(path, "name"), s.get("name") or "", m)
+            for m in name_is_dns_subdomain(s.get("name") or "", False)]
+    key = s.get("key") or ""
+    if not key:
+        errs.append(required(_c(path, "key")))
+    else:
+        errs.extend(invalid(_c(path, "key"), key, m) for m in is_config_map_key(key))
+    return errs
+
+
+def _env(env: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    for i, ev in enumerate(_dl(env)):
+        ip = f"{path}[{i}]"
+        name = ev.get("name") or ""
+        if not name:
+            errs.append(required(_c(ip, "name")))
+        else:
+            errs.extend(invalid(_c(ip, "name"), name, m) for m in is_relaxed_env_var_name(name))
+        vf = ev.get("valueFrom")
+        if not isinstance(vf, dict):
+            continue
+        vp = _c(ip, "valueFrom")
+        n = 0
+        if isinstance(vf.get("fieldRef"), dict):
+            n += 1
+            errs.extend(_field_selector(vf["fieldRef"], _c(vp, "fieldRef")))
+        if isinstance(vf.get("resourceFieldRef"), dict):
+            n += 1
+            res = vf["resourceFieldRef"].get("resource") or ""
+            rp = _c(vp, "resourceFieldRef")
+            if not res:
+                errs.append(required(_c(rp, "resource")))
+            elif res not in _RESOURCE_FIELD_PATHS and not res.startswith(("requests.hugepages-",
+                                                                            "limits.hugepages-")):
+                errs.append(not_supported(_c(rp, "resource"), res, _RESOURCE_FIELD_PATHS))
+        if isinstance(vf.get("configMapKeyRef"), dict):
+            n += 1
+            errs.extend(_key_selector(vf["configMapKeyRef"], _c(vp, "configMapKeyRef")))
+        if isinstance(vf.get("secretKeyRef"), dict):
+            n += 1
+            errs.extend(_key_selector(vf["secretKeyRef"], _c(vp, "secretKeyRef")))
+        if n == 0:
+            errs.append(invalid(vp, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or "
+                                        "`secretKeyRef`"))
+        elif ev.get("value"):
+            errs.append(invalid(vp, "", "may not be specified when `value` is not empty"))
+        elif n > 1:
+            errs.append(invalid(vp, "", "may not have more than one field specified at a time"))
+    return errs
+
+
+def _env_from(env_from: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    for i, ev in enumerate(_dl(env_from)):
+        ip = f"{path}[{i}]"
+        if ev.get("prefix"):
+            errs.extend(invalid(_c(ip, "prefix"), ev["prefix"], m) for m in is_relaxed_env_var_name(ev["prefix"]))
+        n = 0
+        for key in ("configMapRef", "secretRef"):
+            ref = ev.get(key)
+            if isinstance(ref, dict):
+                n += 1
+                name = ref.get("name") or ""
+                if not name:
+                    errs.append(required(_c(_c(ip, key), "name")))
+                else:
+                    errs.extend(invalid(_c(_c(ip, key), "name"), name, m) for m in name_is_dns_subdomain(name, True))
+        if n == 0:
+            errs.append(invalid(path, "", "must specify one of: `configMapRef` or `secretRef`"))
+        elif n > 1:
+            errs.append(invalid(path, "", "may not have more than one field specified at a time"))
+    return errs
+
+
+def _volume_mounts(c: Obj, vols: dict[str, Obj], path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    devices = {d.get("name"): d.get("devicePath") for d in _dl(c.get("volumeDevices"))}
+    seen: set[str] = set()
+    for i, m in enumerate(_dl(c.get("volumeMounts"))):
+        ip = f"{path}[{i}]"
+        name = m.get("name") or ""
+        mp = m.get("mountPath") or ""
+        if not name:
+            errs.append(required(_c(ip, "name")))
+        if name not in vols:
+            errs.append(not_found(_c(ip, "name"), name))
+        if not mp:
+            errs.append(required(_c(ip, "mountPath")))
+        if mp in seen:
+            errs.append(invalid(_c(ip, "mountPath"), mp, "must be unique"))
+        seen.add(mp)
+        if name in devices:
+            errs.append(invalid(_c(ip, "name"), name, "must not already exist in volumeDevices"))
+        if mp in devices.values():
+            errs.append(invalid(_c(ip, "mountPath"), mp, "must not already exist as a path in volumeDevices"))
+        if m.get("subPath"):
+            errs.extend(_local_descending(m["subPath"], _c(path, "subPath")))
+        if m.get("subPathExpr"):
+            if m.get("subPath"):
+                errs.append(invalid(_c(ip, "subPathExpr"), m["subPathExpr"], "subPathExpr and subPath are mutually "
+                                                                               "exclusive"))
+            errs.extend(_local_descending(m["subPathExpr"], _c(path, "subPathExpr")))
+        mprop = m.get("mountPropagation")
+        if mprop is not None and mprop not in ("Bidirectional", "HostToContainer", "None"):
+            errs.append(not_supported(_c(path, "mountPropagation"), mprop,
+                                      ["Bidirectional", "HostToContainer", "None"]))
+    return errs
+
+
+def _resource_name(name: str, path: str) -> list[Cause]:
+    errs = [invalid(path, name, m) for m in is_qualified_name(name)]
+    if errs:
+        return errs
+    if "/" not in name:
+        if name not in _STD_RESOURCES and not name.startswith("hugepages-"):
+            return [invalid(path, name, "must be a standard resource type or fully qualified")]
+        if name not in _STD_CONTAINER_RESOURCES and not name.startswith("hugepages-"):
+            return [invalid(path, name, "must be a standard resource for containers")]
+    elif "kubernetes.io/" not in name and (name.startswith("requests.") or "/" not in name):
+        return [invalid(path, name, "doesn't follow extended resource name standard")]
+    return []
+
+
+def _overcommit(name: str) -> bool:
+    native = "/" not in name or "kubernetes.io/" in name
+    return native and not name.startswith("hugepages-")
+
+
+def _integer_resource(name: str) -> bool:
+    return not ("/" not in name or "kubernetes.io/" in name) or name.startswith("hugepages-")
+
+
+def _resources(res: Obj, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    limits = _dd(res.get("limits"))
+    requests = _dd(res.get("requests"))
+    lp, rp = _c(path, "limits"), _c(path, "requests")
+    for name, q in limits.items():
+        fp = f"{lp}[{name}]"
+        errs.extend(_resource_name(name, fp))
+        errs.extend(_quantity_value(name, q, fp))
+    for name, q in requests.items():
+        fp = f"{rp}[{name}]"
+        errs.extend(_resource_name(name, fp))
+        errs.extend(_quantity_value(name, q, fp))
+        rv, lim = _qty(q), limits.get(name)
+        if lim is not None:
+            lv = _qty(lim)
+            if rv is not None and lv is not None:
+                if rv != lv and not _overcommit(name):
+                    errs.append(invalid(rp, _qstr(q), f"must be equal to {name} limit of {_qstr(lim)}"))
+                elif rv > lv:
+                    errs.append(invalid(rp, _qstr(q), f"must be less than or equal to {name} limit of "
+                                                      f"{_qstr(lim)}"))
+        elif not _overcommit(name):
+            errs.append(required(lp, "Limit must be set for non overcommitable resources"))
+    return errs
+
+
+def _quantity_value(name: str, q: Any, path: str) -> list[Cause]:
+    v = _qty(q)
+    errs: list[Cause] = []
+    if v is None:
+        return errs
+    if v < 0:
+        errs.append(invalid(path, _qstr(q), "must be greater than or equal to 0"))
+    if _integer_resource(name) and (v * 1000).denominator == 1 and int(v * 1000) % 1000 != 0:
+        errs.append(invalid(path, Go(_qstr(q)), "must be an integer"))
+    return errs
+
+
+def _handler(h: Obj, path: str, grace: Any, allow_sleep: bool) -> list[Cause]:
+    errs: list[Cause] = []
+    n = 0
+    for key in ("exec", "httpGet", "tcpSocket", "grpc", "sleep"):
+        v = h.get(key)
+        if not isinstance(v, dict) or (key == "sleep" and not allow_sleep) or (key == "grpc" and allow_sleep):
+            continue
+        kp = _c(path, key)
+        if n > 0:
+            errs.append(forbidden(kp, "may not specify more than 1 handler type"))
+            continue
+        n += 1
+        if key == "exec":
+            if not v.get("command"):
+                errs.append(required(_c(kp, "command")))
+        elif key == "httpGet":
+            if not v.get("path"):
+                errs.append(required(_c(kp, "path")))
+            errs.extend(_port_num_or_name(v.get("port"), _c(kp, "port")))
+            if v.get("scheme") not in ("HTTP", "HTTPS"):
+                errs.append(not_supported(_c(kp, "scheme"), v.get("scheme") or "", ["HTTP", "HTTPS"]))
+            for hdr in _dl(v.get("httpHeaders")):
+                if not _re_header.fullmatch(hdr.get("name") or ""):
+                    errs.append(invalid(_c(kp, "httpHeaders"), hdr.get("name") or "", regex_error(
+                        "a valid HTTP header must consist of alphanumeric characters or '-'", HTTP_HEADER_FMT,
+                        "X-Header-Name")))
+        elif key in ("tcpSocket", "grpc"):
+            errs.extend(_port_num_or_name(v.get("port"), _c(kp, "port")))
+        elif key == "sleep":
+            secs = v.get("seconds", 0)
+            if isinstance(grace, int) and (secs <= 0 or secs > grace):
+                errs.append(invalid(kp, secs, f"must be greater than 0 and less than terminationGracePeriodSeconds "
+                                              f"({grace}). Enable AllowPodLifecycleSleepActionZeroValue feature "
+                                              f"gate for zero sleep."))
+    if n == 0:
+        errs.append(required(path, "must specify a handler type"))
+    return errs
+
+
+def _probe(p: Any, path: str, grace: Any, kind: str) -> list[Cause]:
+    if not isinstance(p, dict):
+        return []
+    errs = _handler(p, path, grace, False)
+    for k in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"):
+        errs.extend(_nonneg(p.get(k, 0), _c(path, k)))
+    tgp = p.get("terminationGracePeriodSeconds")
+    if isinstance(tgp, int) and tgp <= 0:
+        errs.append(invalid(_c(path, "terminationGracePeriodSeconds"), tgp, "must be greater than 0"))
+    if kind in ("liveness", "startup") and p.get("successThreshold") != 1:
+        errs.append(invalid(_c(path, "successThreshold"), p.get("successThreshold", 0), "must be 1"))
+    if kind == "readiness" and tgp is not None:
+        errs.append(invalid(_c(path, "terminationGracePeriodSeconds"), tgp, "must not be set for readinessProbes"))
+    return errs
+
+
+def _lifecycle(lc: Any, path: str, grace: Any) -> list[Cause]:
+    errs: list[Cause] = []
+    if isinstance(lc, dict):
+        for k in ("postStart", "preStop"):
+            if isinstance(lc.get(k), dict):
+                errs.extend(_handler(lc[k], _c(path, k), grace, True))
+    return errs
+
+
+def _security_context(sc: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    if not isinstance(sc, dict):
+        return errs
+    for k in ("runAsUser", "runAsGroup"):
+        v = sc.get(k)
+        if isinstance(v, int) and not 0 <= v <= 2147483647:
+            errs.append(invalid(_c(path, k), v, inclusive_range_error(0, 2147483647)))
+    pm = sc.get("procMount")
+    if pm is not None and pm not in ("Default", "Unmasked"):
+        errs.append(not_supported(_c(path, "procMount"), pm, ["Default", "Unmasked"]))
+    if sc.get("allowPrivilegeEscalation") is False and sc.get("privileged") is True:
+        errs.append(invalid(path, Go("&core.SecurityContext{...}"), "cannot set `allowPrivilegeEscalation` to false "
+                                                                     "and `privileged` to true"))
+    return errs
+
+
+def _container_common(c: Obj, vols: dict[str, Obj], path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    name = c.get("name") or ""
+    if not name:
+        errs.append(required(_c(path, "name")))
+    else:
+        errs.extend(_dns_label(name, _c(path, "name")))
+    if not c.get("image"):
+        errs.append(required(_c(path, "image")))
+    tmp = c.get("terminationMessagePolicy") or ""
+    if not tmp:
+        errs.append(required(_c(path, "terminationMessagePolicy")))
+    elif tmp not in ("File", "FallbackToLogsOnError"):
+        errs.append(not_supported(_c(path, "terminationMessagePolicy"), tmp, ["File", "FallbackToLogsOnError"]))
+    errs.extend(_container_ports(c.get("ports"), _c(path, "ports")))
+    errs.extend(_env(c.get("env"), _c(path, "env")))
+    errs.extend(_env_from(c.get("envFrom"), _c(path, "envFrom")))
+    errs.extend(_volume_mounts(c, vols, _c(path, "volumeMounts")))
+    dp = _c(path, "volumeDevices")
+    for i, d in enumerate(_dl(c.get("volumeDevices"))):
+        dn = d.get("name") or ""
+        if not dn:
+            errs.append(required(_c(f"{dp}[{i}]", "name")))
+        elif dn not in vols:
+            errs.append(not_found(_c(f"{dp}[{i}]", "name"), dn))
+        elif not any(isinstance(vols[dn].get(k), dict) for k in ("persistentVolumeClaim", "ephemeral")):
+            errs.append(invalid(_c(f"{dp}[{i}]", "name"), dn, "can only use volume source type of "
+                                                              "PersistentVolumeClaim or Ephemeral for block mode"))
+        if not d.get("devicePath"):
+            errs.append(required(_c(f"{dp}[{i}]", "devicePath")))
+    ipp = c.get("imagePullPolicy") or ""
+    if not ipp:
+        errs.append(required(_c(path, "imagePullPolicy")))
+    elif ipp not in ("Always", "IfNotPresent", "Never"):
+        errs.append(not_supported(_c(path, "imagePullPolicy"), ipp, ["Always", "IfNotPresent", "Never"]))
+    errs.extend(_resources(_dd(c.get("resources")), _c(path, "resources")))
+    errs.extend(_security_context(c.get("securityContext"), _c(path, "securityContext")))
+    return errs
+
+
+def _host_ports(containers: list[Obj], path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    seen: set[str] = set()
+    for ci, c in enumerate(containers):
+        for pi, p in enumerate(_dl(c.get("ports"))):
+            hp = p.get("hostPort")
+            if not hp:
+                continue
+            key = f"{p.get('protocol', '')}/{p.get('hostIP', '')}/{hp}"
+            if key in seen:
+                errs.append(duplicate(f"{path}[{ci}].ports[{pi}].hostPort", key))
+            seen.add(key)
+    return errs
+
+
+def _tolerations(tols: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    for i, t in enumerate(_dl(tols)):
+        ip = f"{path}[{i}]"
+        key = t.get("key") or ""
+        op = t.get("operator") or ""
+        if key:
+            errs.extend(validate_label_name(key, _c(ip, "key")))
+        if not key and op != "Exists":
+            errs.append(invalid(_c(ip, "operator"), op, 'operator must be Exists when `key` is empty, which means '
+                                                        '"match all values and all keys"'))
+        if t.get("tolerationSeconds") is not None and t.get("effect") != "NoExecute":
+            errs.append(invalid(_c(ip, "effect"), t.get("effect") or "", "effect must be 'NoExecute' when "
+                                                                         "`tolerationSeconds` is set"))
+        val = t.get("value") or ""
+        if op in ("Equal", ""):
+            msgs = is_label_value(val)
+            if msgs:
+                errs.append(invalid(_c(ip, "operator"), val, ";".join(msgs)))
+        elif op == "Exists":
+            if val:
+                errs.append(invalid(_c(ip, "operator"), val, "value must be empty when `operator` is 'Exists'"))
+        else:
+            errs.append(not_supported(_c(ip, "operator"), op, ["Equal", "Exists"]))
+        eff = t.get("effect") or ""
+        if eff and eff not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+            errs.append(not_supported(_c(ip, "effect"), eff, ["NoSchedule", "PreferNoSchedule", "NoExecute"]))
+    return errs
+
+
+def validate_pod_spec(spec: Obj, path: str, pod_name: str | None = None, is_pod: bool = False) -> list[Cause]:
+    """ValidatePodSpec (+ the hostNetwork port rule), in upstream's order."""
+    errs: list[Cause] = []
+    grace = spec.get("terminationGracePeriodSeconds")
+    if grace is None:
+        errs.append(required(_c(path, "terminationGracePeriodSeconds")))
+    vols, verrs = validate_volumes(spec.get("volumes"), _c(path, "volumes"), pod_name)
+    errs.extend(verrs)
+    containers = _dl(spec.get("containers"))
+    cpath = _c(path, "containers")
+    if not containers:
+        errs.append(required(cpath))
+    else:
+        names: set[str] = set()
+        for i, c in enumerate(containers):
+            p = f"{cpath}[{i}]"
+            errs.extend(_container_common(c, vols, p))
+            if c.get("name") in names:
+                errs.append(duplicate(_c(p, "name"), c.get("name") or ""))
+            else:
+                names.add(c.get("name") or "")
+            errs.extend(_lifecycle(c.get("lifecycle"), _c(p, "lifecycle"), grace))
+            errs.extend(_probe(c.get("livenessProbe"), _c(p, "livenessProbe"), grace, "liveness"))
+            errs.extend(_probe(c.get("readinessProbe"), _c(p, "readinessProbe"), grace, "readiness"))
+            errs.extend(_probe(c.get("startupProbe"), _c(p, "startupProbe"), grace, "startup"))
+            if c.get("restartPolicy") is not None:
+                errs.append(forbidden(_c(p, "restartPolicy"), "may not be set for non-init containers"))
+        errs.extend(_host_ports(containers, cpath))
+    ipath = _c(path, "initContainers")
+    all_names = {c.get("name") for c in containers}
+    for i, c in enumerate(_dl(spec.get("initContainers"))):
+        p = f"{ipath}[{i}]"
+        errs.extend(_container_common(c, vols, p))
+        always = False
+        rp = c.get("restartPolicy")
+        if rp is not None:
+            if rp != "Always":
+                errs.append(not_supported(_c(p, "restartPolicy"), rp, ["Always"]))
+            always = rp == "Always"
+        if c.get("name") in all_names:
+            errs.append(duplicate(_c(p, "name"), c.get("name") or ""))
+        elif c.get("name"):
+            all_names.add(c.get("name"))
+        errs.extend(_host_ports([c], ipath))
+        if always:
+            errs.extend(_lifecycle(c.get("lifecycle"), _c(p, "lifecycle"), grace))
+            errs.extend(_probe(c.get("livenessProbe"), _c(p, "livenessProbe"), grace, "liveness"))
+            errs.extend(_probe(c.get("readinessProbe"), _c(p, "readinessProbe"), grace, "readiness"))
+            errs.extend(_probe(c.get("startupProbe"), _c(p, "startupProbe"), grace, "startup"))
+        else:
+            for k in ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe"):
+                if c.get(k) is not None:
+                    errs.append(forbidden(_c(p, k), "may not be set for init containers without "
+                                                    "restartPolicy=Always"))
+    if spec.get("hostNetwork"):
+        for i, c in enumerate(containers):
+            for j, port in enumerate(_dl(c.get("ports"))):
+                hp, cp = port.get("hostPort") or 0, port.get("containerPort") or 0
+                if (is_pod or hp != 0) and hp != cp:
+                    errs.append(invalid(f"{cpath}[{i}].ports[{j}].hostPort", hp,
+                                        "must match `containerPort` when `hostNetwork` is true"))
+    rp = spec.get("restartPolicy") or ""
+    if not rp:
+        errs.append(required(_c(path, "restartPolicy")))
+    elif rp not in ("Always", "OnFailure", "Never"):
+        errs.append(not_supported(_c(path, "restartPolicy"), rp, ["Always", "OnFailure", "Never"]))
+    dp = spec.get("dnsPolicy") or ""
+    dns_policies = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"]
+    if not dp:
+        errs.append(required(_c(path, "dnsPolicy")))
+    elif dp not in dns_policies:
+        errs.append(not_supported(_c(path, "dnsPolicy"), dp, dns_policies))
+    errs.extend(validate_labels(spec.get("nodeSelector"), _c(path, "nodeSelector")))
+    psc = spec.get("securityContext")
+    if isinstance(psc, dict):
+        sp = _c(path, "securityContext")
+        for k in ("fsGroup", "runAsUser", "runAsGroup"):
+            v = psc.get(k)
+            if isinstance(v, int) and not 0 <= v <= 2147483647:
+                errs.append(invalid(_c(sp, k), v, inclusive_range_error(0, 2147483647)))
+        fgp = psc.get("fsGroupChangePolicy")
+        if fgp is not None and fgp not in ("Always", "OnRootMismatch"):
+            errs.append(not_supported(_c(sp, "fsGroupChangePolicy"), fgp, ["Always", "OnRootMismatch"]))
+    dnscfg = spec.get("dnsConfig")
+    if dp == "None" and not isinstance(dnscfg, dict):
+        errs.append(required(_c(path, "dnsConfig"), "must provide `dnsConfig` when `dnsPolicy` is None"))
+    elif isinstance(dnscfg, dict):
+        dcp = _c(path, "dnsConfig")
+        ns = dnscfg.get("nameservers") or []
+        if dp == "None" and not ns:
+            errs.append(required(_c(dcp, "nameservers"), "must provide at least one DNS nameserver when "
+                                                         "`dnsPolicy` is None"))
+        if len(ns) > 3:
+            errs.append(invalid(_c(dcp, "nameservers"), Go(go_strs(ns)), "must not have more than 3 nameservers"))
+        for i, n in enumerate(ns):
+            errs.extend(is_valid_ip(f"{dcp}.nameservers[{i}]", n))
+        searches = dnscfg.get("searches") or []
+        if len(searches) > 32:
+            errs.append(invalid(_c(dcp, "searches"), Go(go_strs(searches)), "must not have more than 32 search "
+                                                                            "paths"))
+        for i, s in enumerate(searches):
+            if s != ".":
+                errs.extend(_dns_subdomain_underscore(str(s).rstrip(".") if s.endswith(".") else s,
+                                                      f"{dcp}.searches[{i}]"))
+    for i, g in enumerate(_dl(spec.get("readinessGates"))):
+        errs.extend(_qualified(g.get("conditionType") or "", f"{path}.readinessGates[{i}].conditionType"))
+    for i, tsc in enumerate(_dl(spec.get("topologySpreadConstraints"))):
+        tp = f"{path}.topologySpreadConstraints[{i}]"
+        skew = tsc.get("maxSkew", 0)
+        if not isinstance(skew, int) or skew <= 0:
+            errs.append(invalid(_c(tp, "maxSkew"), skew, "must be greater than zero"))
+        if not tsc.get("topologyKey"):
+            errs.append(required(_c(tp, "topologyKey"), "can not be empty"))
+        wu = tsc.get("whenUnsatisfiable") or ""
+        if not wu:
+            errs.append(required(_c(tp, "whenUnsatisfiable"), "can not be empty"))
+        elif wu not in ("DoNotSchedule", "ScheduleAnyway"):
+            errs.append(not_supported(_c(tp, "whenUnsatisfiable"), wu, ["DoNotSchedule", "ScheduleAnyway"]))
+    sa = spec.get("serviceAccountName") or ""
+    if sa:
+        errs.extend(invalid(_c(path, "serviceAccountName"), sa, m) for m in name_is_dns_subdomain(sa, False))
+    nn = spec.get("nodeName") or ""
+    if nn:
+        errs.extend(invalid(_c(path, "nodeName"), nn, m) for m in name_is_dns_subdomain(nn, False))
+    ads = spec.get("activeDeadlineSeconds")
+    if isinstance(ads, int) and not 1 <= ads <= 2147483647:
+        errs.append(invalid(_c(path, "activeDeadlineSeconds"), ads, inclusive_range_error(1, 2147483647)))
+    for key in ("hostname", "subdomain"):
+        if spec.get(key):
+            errs.extend(_dns_label(spec[key], _c(path, key)))
+    if spec.get("tolerations"):
+        errs.extend(_tolerations(spec["tolerations"], _c(path, "tolerations")))
+    for i, ha in enumerate(_dl(spec.get("hostAliases"))):
+        hp = f"{path}.hostAliases[{i}]"
+        errs.extend(is_valid_ip(_c(hp, "ip"), ha.get("ip") or ""))
+        for j, h in enumerate(ha.get("hostnames") or []):
+            errs.extend(_dns_subdomain(h, f"{hp}.hostnames[{j}]"))
+    pcn = spec.get("priorityClassName") or ""
+    if pcn:
+        errs.extend(invalid(_c(path, "priorityClassName"), pcn, m) for m in name_is_dns_subdomain(pcn, False))
+    pp = spec.get("preemptionPolicy")
+    if pp is not None and pp not in ("PreemptLowerPriority", "Never"):
+        if pp == "":
+            errs.append(required(_c(path, "preemptionPolicy")))
+        else:
+            errs.append(not_supported(_c(path, "preemptionPolicy"), pp, ["PreemptLowerPriority", "Never"]))
+    os_ = spec.get("os")
+    if isinstance(os_, dict):
+        name = os_.get("name") or ""
+        if not name:
+            errs.append(required(_c(_c(path, "os"), "name"), "cannot be empty"))
+        elif name not in ("linux", "windows"):
+            errs.append(not_supported(_c(_c(path, "os"), "name"), name, ["linux", "windows"]))
+    return errs
+
+
+def _dns_subdomain_underscore(v: str, path: str) -> list[Cause]:
+    fmt = "_?[a-z0-9]([-_a-z0-9]*[a-z0-9])?(\\._?[a-z0-9]([-_a-z0-9]*[a-z0-9])?)*"
+    errs = []
+    if len(v) > 253:
+        errs.append(invalid(path, v, max_len_error(253)))
+    if not re.fullmatch(fmt, v):
+        errs.append(invalid(path, v, regex_error(
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '_', '-' or '.', "
+            "and must start and end with an alphanumeric character", fmt, "example.com")))
+    return errs
+
+
+def _pod_specific_annotations(ann: Any, path: str, is_pod: bool) -> list[Cause]:
+    errs: list[Cause] = []
+    ann = _dd(ann)
+    if is_pod and "controller.kubernetes.io/pod-deletion-cost" in ann:
+        v = ann["controller.kubernetes.io/pod-deletion-cost"]
+        try:
+            n = int(str(v).strip())
+            ok = -(2**31) <= n < 2**31 and str(v) == str(v).strip()
+        except ValueError:
+            ok = False
+        if not ok:
+            errs.append(invalid(f"{path}[controller.kubernetes.io/pod-deletion-cost]", v,
+                                "must be a 32bit integer"))
+    return errs
+
+
+def validate_pod_template_spec(tpl: Obj, path: str) -> list[Cause]:
+    """ValidatePodTemplateSpec."""
+    meta = _dd(tpl.get("metadata"))
+    errs = validate_labels(meta.get("labels"), _c(path, "labels"))
+    errs.extend(validate_annotations(meta.get("annotations"), _c(path, "annotations")))
+    errs.extend(_pod_specific_annotations(meta.get("annotations"), _c(path, "annotations"), False))
+    spec = _dd(tpl.get("spec"))
+    errs.extend(validate_pod_spec(spec, _c(path, "spec")))
+    if spec.get("ephemeralContainers"):
+        errs.append(forbidden(_c(path, "spec.ephemeralContainers"), "ephemeral containers not allowed in pod "
+                                                                     "template"))
+    return errs
+
+
+# --------------------------------------------------------------------------------------------
+# Core kinds
+# --------------------------------------------------------------------------------------------
+
+def _pod_metadata_and_spec(pod: Obj) -> list[Cause]:
+    errs = validate_object_meta(pod, True, name_is_dns_subdomain)
+    meta = _dd(pod.get("metadata"))
+    errs.extend(_pod_specific_annotations(meta.get("annotations"), "metadata.annotations", True))
+    spec = _dd(pod.get("spec"))
+    errs.extend(validate_pod_spec(spec, "spec", meta.get("name") or None, is_pod=True))
+    if not spec.get("serviceAccountName"):
+        for vi, vol in enumerate(_dl(spec.get("volumes"))):
+            for si, src in enumerate(_dl(_dd(vol.get("projected")).get("sources"))):
+                if isinstance(src.get("serviceAccountToken"), dict):
+                    errs.append(forbidden(f"spec.volumes[{vi}].projected.sources[{si}].serviceAccountToken",
+                                          "must not be specified when serviceAccountName is not set"))
+    for key in ("containers", "initContainers"):
+        for i, c in enumerate(_dl(spec.get(key))):
+            img = c.get("image") or ""
+            if img != img.strip():
+                errs.append(invalid(f"spec.{key}[{i}].image", img, "must not have leading or trailing whitespace"))
+    return errs
+
+
+def _pod_create(pod: Obj) -> list[Cause]:
+    errs = _pod_metadata_and_spec(pod)
+    spec = _dd(pod.get("spec"))
+    if spec.get("ephemeralContainers"):
+        errs.append(forbidden("spec.ephemeralContainers", "cannot be set on create"))
+    if spec.get("nodeName") and spec.get("schedulingGates"):
+        errs.append(forbidden("spec.nodeName", "cannot be set until all schedulingGates have been cleared"))
+    return errs
+
+
+UPDATABLE_POD_FIELDS = ("`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
+                        "`spec.tolerations` (only additions to existing tolerations),"
+                        "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously "
+                        "negative)")
+
+
+def _pod_update(pod: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(pod, old)
+    errs.extend(_pod_metadata_and_spec(pod))
+    spec, ospec = _dd(pod.get("spec")), _dd(old.get("spec"))
+    for key in ("containers", "initContainers"):
+        new_c, old_c = _dl(spec.get(key)), _dl(ospec.get(key))
+        if len(new_c) != len(old_c):
+            errs.append(forbidden(f"spec.{key}", "pod updates may not add or remove containers"))
+            return errs
+        for i, c in enumerate(new_c):
+            img = c.get("image") or ""
+            if not img:
+                errs.append(required(f"spec.{key}[{i}].image"))
+            if img != img.strip():
+                errs.append(invalid(f"spec.{key}[{i}].image", img, "must not have leading or trailing whitespace"))
+    ads, oads = spec.get("activeDeadlineSeconds"), ospec.get("activeDeadlineSeconds")
+    if ads is not None:
+        if not 0 <= ads <= 2147483647:
+            errs.append(invalid("spec.activeDeadlineSeconds", ads, inclusive_range_error(0, 2147483647)))
+            return errs
+        if oads is not None and oads < ads:
+            errs.append(invalid("spec.activeDeadlineSeconds", ads, "must be less than or equal to previous value"))
+            return errs
+    elif oads is not None:
+        errs.append(invalid("spec.activeDeadlineSeconds", None, "must not update from a positive integer to nil "
+                                                                "value"))
+    old_tols, new_tols = _dl(ospec.get("tolerations")), _dl(spec.get("tolerations"))
+    for ot in old_tols:
+        if not any(dflt.semantic_equal({**ot, "tolerationSeconds": nt.get("tolerationSeconds")}, nt)
+                   for nt in new_tols):
+            errs.append(forbidden("spec.tolerations", "existing toleration can not be modified except its "
+                                                      "tolerationSeconds"))
+            break
+    else:
+        errs.extend(_tolerations(new_tols, "spec.tolerations"))
+    if dflt.semantic_equal(spec, ospec):
+        return errs
+    munged = dict(spec)
+    for key in ("containers", "initContainers"):
+        if key in munged or key in ospec:
+            munged[key] = [{**c, "image": o.get("image")} for c, o in zip(_dl(spec.get(key)),
+                                                                       _dl(ospec.get(key)), strict=False)]
+    munged["activeDeadlineSeconds"] = oads
+    munged["tolerations"] = ospec.get("tolerations")
+    munged["schedulingGates"] = ospec.get("schedulingGates")
+    otg, ntg = ospec.get("terminationGracePeriodSeconds"), munged.get("terminationGracePeriodSeconds")
+    if isinstance(otg, int) and otg < 0 and ntg == 1:
+        munged["terminationGracePeriodSeconds"] = otg
+    if ospec.get("schedulingGates"):
+        munged["nodeSelector"] = ospec.get("nodeSelector") if _only_additions(
+            spec.get("nodeSelector"), ospec.get("nodeSelector")) else munged.get("nodeSelector")
+    if not dflt.semantic_equal(munged, ospec):
+        errs.append(forbidden("spec", f"pod updates may not change fields other than {UPDATABLE_POD_FIELDS}\n"
+                                      + _diff_text("core.PodSpec", ospec, munged)))
+    return errs
+
+
+def _only_additions(new: Any, old: Any) -> bool:
+    new, old = _dd(new), _dd(old)
+    return all(k in new and new[k] == v for k, v in old.items())
+
+
+def _pod_status(pod: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(pod, old)
+    st = _dd(pod.get("status"))
+    for i, cond in enumerate(_dl(st.get("conditions"))):
+        t = cond.get("type") or ""
+        if t not in ("PodScheduled", "Ready", "Initialized"):
+            errs.extend(_qualified(t, f"metadata.conditions[{i}].Type"))
+    if (_dd(pod.get("spec")).get("nodeName") or "") != (_dd(old.get("spec")).get("nodeName") or ""):
+        errs.append(forbidden("status.nodeName", "may not be changed directly"))
+    nnn = st.get("nominatedNodeName") or ""
+    if nnn and nnn != _dd(old.get("status")).get("nominatedNodeName"):
+        errs.extend(invalid("status.nominatedNodeName", nnn, m) for m in name_is_dns_subdomain(nnn, False))
+    oq = _dd(old.get("status")).get("qosClass") or ""
+    if (st.get("qosClass") or "") != oq:
+        errs.append(invalid("status.qosClass", st.get("qosClass") or "", "field is immutable"))
+    for i, ip in enumerate(_dl(st.get("podIPs"))):
+        errs.extend(is_valid_ip(f"status.podIPs[{i}]", ip.get("ip") or ""))
+    hips = _dl(st.get("hostIPs"))
+    if hips:
+        if (st.get("hostIP") or "") != (hips[0].get("ip") or ""):
+            errs.append(invalid("status.hostIPs[0].ip", hips[0].get("ip") or "", "must be equal to `hostIP`"))
+        for i, ip in enumerate(hips):
+            errs.extend(is_valid_ip(f"status.hostIPs[{i}]", ip.get("ip") or ""))
+    return errs
+
+
+def _service_port(sp: Obj, require_name: bool, names: set[str], path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    name = sp.get("name") or ""
+    if require_name and not name:
+        errs.append(required(_c(path, "name")))
+    elif name:
+        errs.extend(_dns_label(name, _c(path, "name")))
+        if name in names:
+            errs.append(duplicate(_c(path, "name"), name))
+        else:
+            names.add(name)
+    errs.extend(invalid(_c(path, "port"), sp.get("port", 0), m) for m in is_valid_port_num(sp.get("port", 0)))
+    proto = sp.get("protocol") or ""
+    if not proto:
+        errs.append(required(_c(path, "protocol")))
+    elif proto not in _PROTOCOLS:
+        errs.append(not_supported(_c(path, "protocol"), proto, _PROTOCOLS))
+    errs.extend(_port_num_or_name(sp.get("targetPort", 0), _c(path, "targetPort")))
+    if sp.get("appProtocol") is not None:
+        errs.extend(_qualified(sp["appProtocol"], _c(path, "appProtocol")))
+    return errs
+
+
+def _is_headless(spec: Obj) -> bool:
+    cips = spec.get("clusterIPs")
+    return isinstance(cips, list) and len(cips) == 1 and cips[0] == "None"
+
+
+def _go_service_port(p: Obj) -> str:
+    return (f'core.ServicePort{{Name:"", Protocol:{goq(p.get("protocol") or "")}, AppProtocol:(*string)(nil), '
+            f'Port:{p.get("port", 0)}, TargetPort:intstr.IntOrString{{Type:0, IntVal:0, StrVal:""}}, NodePort:0}}')
+
+
+def _cluster_ips_related(spec: Obj) -> list[Cause]:
+    if spec.get("type") == "ExternalName":
+        return []
+    errs: list[Cause] = []
+    cip = spec.get("clusterIP") or ""
+    cips = spec.get("clusterIPs") if isinstance(spec.get("clusterIPs"), list) else []
+    fams = spec.get("ipFamilies") if isinstance(spec.get("ipFamilies"), list) else []
+    if cip:
+        if not cips:
+            errs.append(required("spec.clusterIPs"))
+        elif cips[0] != cip:
+            errs.append(invalid("spec.clusterIPs", Go(go_strs(cips)), "first value must match `clusterIP`"))
+    elif cips:
+        errs.append(invalid("spec.clusterIPs", Go(go_strs(cips)), "must be empty when `clusterIP` is not specified"))
+    seen: set[str] = set()
+    for i, f in enumerate(fams):
+        if f not in ("IPv4", "IPv6"):
+            errs.append(not_supported(f"spec.ipFamilies[{i}]", f, ["IPv4", "IPv6"]))
+        if f in seen:
+            errs.append(duplicate(f"spec.ipFamilies[{i}]", f))
+        seen.add(f)
+    pol = spec.get("ipFamilyPolicy")
+    if pol is not None and pol not in ("PreferDualStack", "RequireDualStack", "SingleStack"):
+        errs.append(not_supported("spec.ipFamilyPolicy", pol, ["PreferDualStack", "RequireDualStack",
+                                                                "SingleStack"]))
+    bad = False
+    for i, ip in enumerate(cips):
+        if i == 0 and ip == "None":
+            if len(cips) > 1:
+                bad = True
+                errs.append(invalid("spec.clusterIPs", Go(go_strs(cips)), "'None' must be the first and only value"))
+            continue
+        e = is_valid_ip(f"spec.clusterIPs[{i}]", ip)
+        bad = bad or bool(e)
+        errs.extend(e)
+    if len(cips) > 2:
+        errs.append(invalid("spec.clusterIPs", Go(go_strs(cips)), "may only hold up to 2 values"))
+    if bad:
+        return errs
+    if len(cips) > 1:
+        parsed = [_parse_ip(x) for x in cips]
+        if len({type(p) for p in parsed}) != len(parsed):
+            errs.append(invalid("spec.clusterIPs", Go(go_strs(cips)), "may specify no more than one IP for each IP "
+                                                                      "family"))
+    if not _is_headless(spec) and cips and fams:
+        for i, ip in enumerate(cips[:len(fams)]):
+            v6 = ":" in ip
+            if fams[i] == "IPv4" and v6:
+                errs.append(invalid(f"spec.clusterIPs[{i}]", ip,
+                                    f"expected an IPv4 value as indicated by `ipFamilies[{i}]`"))
+            if fams[i] == "IPv6" and not v6:
+                errs.append(invalid(f"spec.clusterIPs[{i}]", ip,
+                                    f"expected an IPv6 value as indicated by `ipFamilies[{i}]`"))
+    return errs
+
+
+def _service_alloc_errors(spec: Obj) -> list[Cause]:
+    """initIPFamilyFields' checks against a single-stack IPv4 service CIDR."""
+    if spec.get("type") == "ExternalName" or (spec.get("clusterIP") == "None" and not spec.get("selector")):
+        return []
+    errs: list[Cause] = []
+    if spec.get("ipFamilyPolicy") == "RequireDualStack":
+        errs.append(invalid("spec.ipFamilyPolicy", "RequireDualStack", "this cluster is not configured for "
+                                                                        "dual-stack services"))
+    for i, f in enumerate(spec.get("ipFamilies") or []):
+        if f != "IPv4":
+            errs.append(invalid(f"spec.ipFamilies[{i}]", f, "not configured on this cluster"))
+    for i, ip in enumerate(spec.get("clusterIPs") or []):
+        if ip != "None" and isinstance(ip, str) and ":" in ip and i >= len(spec.get("ipFamilies") or []):
+            errs.append(invalid(f"spec.clusterIPs[{i}]", Go(go_strs(spec["clusterIPs"])),
+                                "IPv6 is not configured on this cluster"))
+    return errs
+
+
+def _service(svc: Obj) -> list[Cause]:
+    errs = validate_object_meta(svc, True, name_is_dns1035_label)
+    spec = _dd(svc.get("spec"))
+    stype = spec.get("type") or ""
+    headless = _is_headless(spec)
+    ports = _dl(spec.get("ports"))
+    if not ports and not headless and stype != "ExternalName":
+        errs.append(required("spec.ports"))
+    if stype == "LoadBalancer" and headless:
+        errs.append(invalid("spec.clusterIPs[0]", "None", "may not be set to 'None' for LoadBalancer services"))
+    elif stype == "NodePort" and headless:
+        errs.append(invalid("spec.clusterIPs[0]", "None", "may not be set to 'None' for NodePort services"))
+    elif stype == "ExternalName":
+        if spec.get("clusterIPs"):
+            errs.append(forbidden("spec.clusterIPs", "may not be set for ExternalName services"))
+        if spec.get("ipFamilies"):
+            errs.append(forbidden("spec.ipFamilies", "may not be set for ExternalName services"))
+        if spec.get("ipFamilyPolicy") is not None:
+            errs.append(forbidden("spec.ipFamilyPolicy", "may not be set for ExternalName services"))
+        cname = (spec.get("externalName") or "").removesuffix(".")
+        if cname:
+            errs.extend(_dns_subdomain(cname, "spec.externalName"))
+        else:
+            errs.append(required("spec.externalName"))
+    names: set[str] = set()
+    for i, p in enumerate(ports):
+        errs.extend(_service_port(p, len(ports) > 1, names, f"spec.ports[{i}]"))
+    if spec.get("selector") is not None:
+        errs.extend(validate_labels(spec.get("selector"), "spec.selector"))
+    sa = spec.get("sessionAffinity") or ""
+    if not sa:
+        errs.append(required("spec.sessionAffinity"))
+    elif sa not in ("ClientIP", "None"):
+        errs.append(not_supported("spec.sessionAffinity", sa, ["ClientIP", "None"]))
+    if sa == "ClientIP":
+        cfg = spec.get("sessionAffinityConfig")
+        cp = "spec.sessionAffinityConfig"
+        if not isinstance(cfg, dict):
+            errs.append(required(cp, "when session affinity type is ClientIP"))
+        elif not isinstance(cfg.get("clientIP"), dict):
+            errs.append(required(_c(cp, "clientIP"), "when session affinity type is ClientIP"))
+        elif cfg["clientIP"].get("timeoutSeconds") is None:
+            errs.append(required(_c(cp, "clientIP.timeoutSeconds"), "when session affinity type is ClientIP"))
+        else:
+            t = cfg["clientIP"]["timeoutSeconds"]
+            if not 0 < t <= 86400:
+                errs.append(invalid(_c(cp, "clientIP.timeoutSeconds"), t, "must be greater than 0 and less than "
+                                                                          "86400"))
+    elif sa == "None" and spec.get("sessionAffinityConfig") is not None:
+        errs.append(forbidden("spec.sessionAffinityConfig", "must not be set when session affinity is None"))
+    errs.extend(_cluster_ips_related(spec))
+    for i, ip in enumerate(spec.get("externalIPs") or []):
+        e = is_valid_ip(f"spec.externalIPs[{i}]", ip)
+        errs.extend(e if e else _non_special_ip(ip, f"spec.externalIPs[{i}]"))
+    types = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
+    if not stype:
+        errs.append(required("spec.type"))
+    elif stype not in types:
+        errs.append(not_supported("spec.type", stype, types))
+    if stype == "ClusterIP":
+        for i, p in enumerate(ports):
+            if p.get("nodePort"):
+                errs.append(forbidden(f"spec.ports[{i}].nodePort", "may not be used when `type` is 'ClusterIP'"))
+    seen_np: set[tuple[str, int]] = set()
+    for i, p in enumerate(ports):
+        if p.get("nodePort"):
+            key = (p.get("protocol") or "", p["nodePort"])
+            if key in seen_np:
+                errs.append(duplicate(f"spec.ports[{i}].nodePort", p["nodePort"]))
+            seen_np.add(key)
+    seen_p: set[tuple[str, int]] = set()
+    for i, p in enumerate(ports):
+        key = (p.get("protocol") or "", p.get("port", 0))
+        if key in seen_p:
+            errs.append(duplicate(f"spec.ports[{i}]", Go(_go_service_port(p))))
+        seen_p.add(key)
+    if spec.get("loadBalancerSourceRanges"):
+        fp = "spec.LoadBalancerSourceRanges"
+        if stype != "LoadBalancer":
+            errs.append(forbidden(fp, "may only be used when `type` is 'LoadBalancer'"))
+        for i, v in enumerate(spec["loadBalancerSourceRanges"]):
+            errs.extend(is_valid_cidr(f"{fp}[{i}]", str(v).strip()))
+    if spec.get("allocateLoadBalancerNodePorts") is not None and stype != "LoadBalancer":
+        errs.append(forbidden("spec.allocateLoadBalancerNodePorts", "may only be used when `type` is 'LoadBalancer'"))
+    if stype == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is None:
+        errs.append(required("allocateLoadBalancerNodePorts"))
+    externally = stype in ("LoadBalancer", "NodePort") or (stype == "ClusterIP" and bool(spec.get("externalIPs")))
+    etp = spec.get("externalTrafficPolicy") or ""
+    if not externally:
+        if etp:
+            errs.append(invalid("spec.externalTrafficPolicy", etp, "may only be set for externally-accessible "
+                                                                   "services"))
+    elif not etp:
+        errs.append(required("spec.externalTrafficPolicy"))
+    elif etp not in ("Cluster", "Local"):
+        errs.append(not_supported("spec.externalTrafficPolicy", etp, ["Cluster", "Local"]))
+    hc = spec.get("healthCheckNodePort") or 0
+    if not (stype == "LoadBalancer" and etp == "Local"):
+        if hc:
+            errs.append(invalid("spec.healthCheckNodePort", hc, "may only be set when `type` is 'LoadBalancer' and "
+                                                                "`externalTrafficPolicy` is 'Local'"))
+    itp = spec.get("internalTrafficPolicy")
+    if itp is None and stype in ("NodePort", "LoadBalancer", "ClusterIP"):
+        errs.append(required("spec.internalTrafficPolicy"))
+    if itp is not None and itp not in ("Cluster", "Local"):
+        errs.append(not_supported("spec.internalTrafficPolicy", itp, ["Cluster", "Local"]))
+    td = spec.get("trafficDistribution")
+    if td is not None and td != "PreferClose":
+        errs.append(not_supported("spec.trafficDistribution", td, ["PreferClose"]))
+    return errs
+
+
+def _non_special_ip(ip: str, path: str) -> list[Cause]:
+    a = _parse_ip(ip)
+    if a is None:
+        return [invalid(path, ip, "must be a valid IP address")]
+    errs = []
+    if a.is_unspecified:
+        errs.append(invalid(path, ip, f"may not be unspecified ({ip})"))
+    if a.is_loopback:
+        errs.append(invalid(path, ip, "may not be in the loopback range (127.0.0.0/8, ::1/128)"))
+    if a.is_link_local and not a.is_multicast:
+        errs.append(invalid(path, ip, "may not be in the link-local range (169.254.0.0/16, fe80::/10)"))
+    if (isinstance(a, ipaddress.IPv4Address) and a in ipaddress.ip_network("224.0.0.0/24")) or (
+            isinstance(a, ipaddress.IPv6Address) and a in ipaddress.ip_network("ff02::/16")):
+        errs.append(invalid(path, ip, "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"))
+    return errs
+
+
+def _service_create(svc: Obj) -> list[Cause]:
+    alloc = _service_alloc_errors(_dd(svc.get("spec")))
+    return alloc if alloc else _service(svc)
+
+
+def _service_update(svc: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(svc, old)
+    spec, ospec = _dd(svc.get("spec")), _dd(old.get("spec"))
+    if spec.get("type") != "ExternalName" and ospec.get("type") != "ExternalName":
+        new_h, old_h = _is_headless(spec), _is_headless(ospec)
+        ncips = spec.get("clusterIPs") if isinstance(spec.get("clusterIPs"), list) else []
+        ocips = ospec.get("clusterIPs") if isinstance(ospec.get("clusterIPs"), list) else []
+        if not (new_h and old_h):
+            if len(ocips) == len(ncips):
+                for i, ip in enumerate(ocips):
+                    if ip != ncips[i]:
+                        errs.append(invalid(f"spec.clusterIPs[{i}]", Go(go_strs(ncips)), "may not change once set"))
+            elif len(ocips) > len(ncips):
+                if not ncips:
+                    errs.append(invalid("spec.clusterIPs[0]", Go(go_strs(ncips or None)),
+                                        "primary clusterIP can not be unset"))
+                elif ocips and ncips[0] != ocips[0]:
+                    errs.append(invalid("spec.clusterIPs[0]", Go(go_strs(ncips)), "may not change once set"))
+                if len(ncips) == 1 and spec.get("ipFamilyPolicy") != "SingleStack":
+                    errs.append(invalid("spec.ipFamilyPolicy", spec.get("ipFamilyPolicy"), "must be set to "
+                                        "'SingleStack' when releasing the secondary clusterIP"))
+            elif ocips and ncips[0] != ocips[0]:
+                errs.append(invalid("spec.clusterIPs[0]", Go(go_strs(ncips)), "may not change once set"))
+        if new_h == old_h and not new_h:
+            nf = spec.get("ipFamilies") or []
+            of = ospec.get("ipFamilies") or []
+            if len(nf) == len(of):
+                for i, f in enumerate(of):
+                    if f != nf[i]:
+                        errs.append(invalid("spec.ipFamilies[0]", Go(go_strs(nf, "[]core.IPFamily")),
+                                            "may not change once set"))
+    errs.extend(_service(svc))
+    return errs
+
+
+def _service_status(svc: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(svc, old)
+    for i, ing in enumerate(_dl(_dd(_dd(svc.get("status")).get("loadBalancer")).get("ingress"))):
+        p = f"status.loadBalancer.ingress[{i}]"
+        if ing.get("ip"):
+            errs.extend(is_valid_ip(_c(p, "ip"), ing["ip"]))
+        if ing.get("hostname"):
+            errs.extend(_dns_subdomain(ing["hostname"], _c(p, "hostname")))
+            if _parse_ip(ing["hostname"]) is not None:
+                errs.append(invalid(_c(p, "hostname"), ing["hostname"], "must be a DNS name, not an IP address"))
+    return errs
+
+
+ACCESS_MODES = ["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"]
+
+
+def _access_modes(modes: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    rwop = other = False
+    for m in modes if isinstance(modes, list) else []:
+        if m not in ACCESS_MODES:
+            errs.append(not_supported(path, m, ACCESS_MODES))
+        if m == "ReadWriteOncePod":
+            rwop = True
+        elif m in ACCESS_MODES:
+            other = True
+    if rwop and other:
+        errs.append(forbidden(path, "may not use ReadWriteOncePod with other access modes"))
+    return errs
+
+
+def validate_pvc_spec(spec: Obj, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    if not spec.get("accessModes"):
+        errs.append(required(_c(path, "accessModes"), "at least 1 access mode is required"))
+    if isinstance(spec.get("selector"), dict):
+        errs.extend(validate_label_selector(spec["selector"], _c(path, "selector")))
+    errs.extend(_access_modes(spec.get("accessModes"), _c(path, "accessModes")))
+    requests = _dd(_dd(spec.get("resources")).get("requests"))
+    sp = f"{_c(path, 'resources')}[storage]"
+    if "storage" not in requests:
+        errs.append(required(sp))
+    else:
+        v = _qty(requests["storage"])
+        if v is not None and v <= 0:
+            errs.append(invalid(sp, _qstr(requests["storage"]), "must be greater than zero"))
+    scn = spec.get("storageClassName")
+    if scn:
+        errs.extend(invalid(_c(path, "storageClassName"), scn, m) for m in name_is_dns_subdomain(scn, False))
+    vm = spec.get("volumeMode")
+    if vm is not None and vm not in ("Block", "Filesystem"):
+        errs.append(not_supported(_c(path, "volumeMode"), vm, ["Block", "Filesystem"]))
+    for key in ("dataSource", "dataSourceRef"):
+        ds = spec.get(key)
+        if isinstance(ds, dict):
+            dp = _c(path, key)
+            if not ds.get("name"):
+                errs.append(required(_c(dp, "name")))
+            if not ds.get("kind"):
+                errs.append(required(_c(dp, "kind")))
+            if not ds.get("apiGroup") and ds.get("kind") != "PersistentVolumeClaim":
+                errs.append(invalid(dp, ds.get("kind") or "", "must be 'PersistentVolumeClaim' when referencing "
+                                                              "the default apiGroup"))
+    return errs
+
+
+def _pvc(pvc: Obj) -> list[Cause]:
+    errs = validate_object_meta(pvc, True, name_is_dns_subdomain)
+    errs.extend(validate_pvc_spec(_dd(pvc.get("spec")), "spec"))
+    return errs
+
+
+def _pvc_update(pvc: Obj, old: Obj) -> list[Cause]:
+    errs = _pvc(pvc)
+    errs.extend(validate_object_meta_update(pvc, old))
+    errs.extend(_pvc(pvc))
+    spec, ospec = dict(_dd(pvc.get("spec"))), dict(_dd(old.get("spec")))
+    if not ospec.get("volumeName"):
+        ospec["volumeName"] = spec.get("volumeName")
+    if ospec.get("storageClassName") is None and spec.get("storageClassName") is not None:
+        beta = _dd(_dd(old.get("metadata")).get("annotations")).get("volume.beta.kubernetes.io/storage-class")
+        if beta is None or beta == spec["storageClassName"]:
+            ospec["storageClassName"] = spec["storageClassName"]
+    phase = _dd(pvc.get("status")).get("phase") or _dd(old.get("status")).get("phase")
+    new_size = _dd(_dd(spec.get("resources")).get("requests")).get("storage")
+    old_size = _dd(_dd(ospec.get("resources")).get("requests")).get("storage")
+    if phase == "Bound" and isinstance(spec.get("resources"), dict):
+        res = dict(spec["resources"])
+        res["requests"] = {**_dd(res.get("requests")), "storage": old_size}
+        spec["resources"] = res
+        if spec.get("volumeAttributesClassName") is not None:
+            spec["volumeAttributesClassName"] = ospec.get("volumeAttributesClassName")
+    if not dflt.semantic_equal(spec, ospec):
+        errs.append(forbidden("spec", "spec is immutable after creation except resources.requests and "
+                                      "volumeAttributesClassName for bound claims\n"
+                              + _diff_text("core.PersistentVolumeClaimSpec", ospec, spec)))
+    nv, ov = _qty(new_size), _qty(old_size)
+    if nv is not None and ov is not None and nv < ov:
+        errs.append(forbidden("spec.resources.requests.storage", "field can not be less than previous value"))
+    if _dd(pvc.get("spec")).get("volumeMode") != _dd(old.get("spec")).get("volumeMode"):
+        errs.append(invalid("volumeMode", _dd(pvc.get("spec")).get("volumeMode"), "field is immutable"))
+    return errs
+
+
+def _pvc_status(pvc: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(pvc, old)
+    if not _dd(pvc.get("spec")).get("accessModes"):
+        errs.append(required("Spec.accessModes"))
+    for r, q in _dd(_dd(pvc.get("status")).get("capacity")).items():
+        v = _qty(q)
+        if v is not None and v < 0:
+            errs.append(invalid(f"status.capacity[{r}]", int(v), "must be a valid resource quantity"))
+    return errs
+
+
+def _pv_spec(spec: Obj) -> list[Cause]:
+    errs: list[Cause] = []
+    if not spec.get("accessModes"):
+        errs.append(required("spec.accessModes"))
+    errs.extend(_access_modes(spec.get("accessModes"), "spec.accessModes"))
+    cap = _dd(spec.get("capacity"))
+    if not cap:
+        errs.append(required("spec.capacity"))
+    if "storage" not in cap or len(cap) > 1:
+        errs.append(not_supported("spec.capacity", Go(go_map({k: _qstr(v) for k, v in cap.items()},
+                                                             "core.ResourceList")), ["storage"]))
+    for r, q in cap.items():
+        v = _qty(q)
+        if v is None:
+            continue
+        if v < 0:
+            errs.append(invalid(f"spec.capacity[{r}]", int(v), "must be a valid resource quantity"))
+        if v <= 0:
+            errs.append(invalid(f"spec.capacity[{r}]", _qstr(q), "must be greater than zero"))
+    rp = spec.get("persistentVolumeReclaimPolicy") or ""
+    if rp and rp not in ("Delete", "Recycle", "Retain"):
+        errs.append(not_supported("spec.persistentVolumeReclaimPolicy", rp, ["Delete", "Recycle", "Retain"]))
+    node_aff = False
+    na = spec.get("nodeAffinity")
+    if isinstance(na, dict):
+        req = na.get("required")
+        if isinstance(req, dict):
+            node_aff = True
+            terms = _dl(req.get("nodeSelectorTerms"))
+            if not terms:
+                errs.append(required("spec.nodeAffinity.required.nodeSelectorTerms", "must have at least one node "
+                                                                                      "selector term"))
+        else:
+            errs.append(required("spec.nodeAffinity.required", "must have required node affinity"))
+    count = 0
+    for key, epath in _PV_SOURCES:
+        src = spec.get(key)
+        if not isinstance(src, dict):
+            continue
+        if count > 0 and epath is not None:
+            errs.append(forbidden(f"spec.{epath}", "may not specify more than 1 volume type"))
+            continue
+        count += 1
+        sp = f"spec.{key}"
+        if key == "hostPath":
+            errs.extend(_host_path(src, sp))
+        elif key == "nfs":
+            if not src.get("server"):
+                errs.append(required(_c(sp, "server")))
+            if not src.get("path"):
+                errs.append(required(_c(sp, "path")))
+            elif not str(src["path"]).startswith("/"):
+                errs.append(invalid(_c(sp, "path"), src["path"], "must be an absolute path"))
+        elif key == "local":
+            if not src.get("path"):
+                errs.append(required(_c(sp, "path")))
+            else:
+                errs.extend(_no_backsteps(src["path"], _c(sp, "path")))
+            if not node_aff:
+                errs.append(required("spec.nodeAffinity", "Local volume requires node affinity"))
+        elif key == "csi":
+            drv = src.get("driver") or ""
+            if not drv:
+                errs.append(required(_c(sp, "driver")))
+            if len(drv) > 63:
+                errs.append(too_long(_c(sp, "driver"), 63))
+            errs.extend(invalid(_c(sp, "driver"), drv, m) for m in is_dns1123_subdomain(drv.lower()))
+            if not src.get("volumeHandle"):
+                errs.append(required(_c(sp, "volumeHandle")))
+    if count == 0:
+        errs.append(required("spec", "must specify a volume type"))
+    hp = spec.get("hostPath")
+    if isinstance(hp, dict) and rp == "Recycle" and re.sub("/+", "/", str(hp.get("path") or "")).rstrip("/") == "":
+        errs.append(forbidden("spec.persistentVolumeReclaimPolicy", "may not be 'recycle' for a hostPath mount of "
+                                                                    "'/'"))
+    scn = spec.get("storageClassName")
+    if scn:
+        errs.extend(invalid("spec.storageClassName", scn, m) for m in name_is_dns_subdomain(scn, False))
+    vm = spec.get("volumeMode")
+    if vm is not None and vm not in ("Block", "Filesystem"):
+        errs.append(not_supported("spec.volumeMode", vm, ["Block", "Filesystem"]))
+    return errs
+
+
+def _pv(pv: Obj) -> list[Cause]:
+    errs = validate_object_meta(pv, False, name_is_dns_subdomain)
+    spec = _dd(pv.get("spec"))
+    errs.extend(_pv_spec(spec))
+    return errs
+
+
+def _pv_create(pv: Obj) -> list[Cause]:
+    errs = _pv(pv)
+    hp = _dd(pv.get("spec")).get("hostPath")
+    if isinstance(hp, dict):  # pkg/volume/validation runs the backsteps check again
+        errs.extend(_no_backsteps(str(hp.get("path") or ""), "spec.hostPath.path"))
+    return errs
+
+
+_PV_NON_SOURCE = {"capacity", "accessModes", "claimRef", "persistentVolumeReclaimPolicy", "storageClassName",
+                  "mountOptions", "volumeMode", "nodeAffinity", "volumeAttributesClassName"}
+
+
+def _pv_update(pv: Obj, old: Obj) -> list[Cause]:
+    errs = _pv_create(pv)
+    errs.extend(_pv(pv))
+    spec, ospec = _dd(pv.get("spec")), _dd(old.get("spec"))
+    nsrc = {k: v for k, v in spec.items() if k not in _PV_NON_SOURCE}
+    osrc = {k: v for k, v in ospec.items() if k not in _PV_NON_SOURCE}
+    if isinstance(osrc.get("csi"), dict) and isinstance(nsrc.get("csi"), dict) and \
+            osrc["csi"].get("controllerExpandSecretRef") is None:
+        nsrc["csi"] = {k: v for k, v in nsrc["csi"].items() if k != "controllerExpandSecretRef"}
+    if not dflt.semantic_equal(nsrc, osrc):
+        errs.append(forbidden("spec.persistentvolumesource", "spec.persistentvolumesource is immutable after creation"
+                                                             "\n" + _diff_text("core.PersistentVolumeSource", osrc,
+                                                                               nsrc)))
+    if spec.get("volumeMode") != ospec.get("volumeMode"):
+        errs.append(invalid("volumeMode", spec.get("volumeMode"), "field is immutable"))
+    if ospec.get("nodeAffinity") is not None and not dflt.semantic_equal(spec.get("nodeAffinity"),
+                                                                         ospec.get("nodeAffinity")):
+        errs.append(invalid("nodeAffinity", Go("&core.VolumeNodeAffinity{...}"), "field is immutable"))
+    return errs
+
+
+def _namespace(ns: Obj) -> list[Cause]:
+    errs = validate_object_meta(ns, False, name_is_dns_label)
+    for f in _dd(ns.get("spec")).get("finalizers") or []:
+        errs.extend(invalid("spec.finalizers", f, m) for m in is_qualified_name(str(f)))
+        if "/" not in str(f) and f not in _STANDARD_FINALIZERS:
+            errs.append(invalid("spec.finalizers", f, "name is neither a standard finalizer name nor is it fully "
+                                                      "qualified"))
+    return errs
+
+
+def _namespace_status(ns: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(ns, old)
+    phase = _dd(ns.get("status")).get("phase") or ""
+    if not _dd(ns.get("metadata")).get("deletionTimestamp"):
+        if phase != "Active":
+            errs.append(invalid("status.Phase", phase, "may only be 'Active' if `deletionTimestamp` is empty"))
+    elif phase != "Terminating":
+        errs.append(invalid("status.Phase", phase, "may only be 'Terminating' if `deletionTimestamp` is not empty"))
+    return errs
+
+
+MAX_SECRET_SIZE = 1024 * 1024
+
+
+def _configmap(cm: Obj) -> list[Cause]:
+    errs = validate_object_meta(cm, True, name_is_dns_subdomain)
+    data, binary = _dd(cm.get("data")), _dd(cm.get("binaryData"))
+    total = 0
+    for k, v in data.items():
+        errs.extend(invalid(f"data[{k}]", k, m) for m in is_config_map_key(k))
+        if k in binary:
+            errs.append(invalid(f"data[{k}]", k, "duplicate of key present in binaryData"))
+        total += len(str(v or "").encode())
+    for k, v in binary.items():
+        errs.extend(invalid(f"binaryData[{k}]", k, m) for m in is_config_map_key(k))
+        total += _b64_len(v)
+    if total > MAX_SECRET_SIZE:
+        errs.append(too_long("", MAX_SECRET_SIZE))
+    return errs
+
+
+def _b64_len(v: Any) -> int:
+    try:
+        return len(base64.b64decode(v or ""))
+    except (binascii.Error, ValueError, TypeError):
+        return 0
+
+
+def _immutable_data(new: Obj, old: Obj, keys: tuple[str, ...]) -> list[Cause]:
+    errs: list[Cause] = []
+    if old.get("immutable") is True:
+        if new.get("immutable") is not True:
+            errs.append(forbidden("immutable", "field is immutable when `immutable` is set"))
+        for k in keys:
+            if (new.get(k) or {}) != (old.get(k) or {}):
+                errs.append(forbidden(k, "field is immutable when `immutable` is set"))
+    return errs
+
+
+def _configmap_update(cm: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(cm, old)
+    errs.extend(_immutable_data(cm, old, ("data", "binaryData")))
+    errs.extend(_configmap(cm))
+    return errs
+
+
+def _secret(s: Obj) -> list[Cause]:
+    errs = validate_object_meta(s, True, name_is_dns_subdomain)
+    data = _dd(s.get("data"))
+    total = 0
+    for k, v in data.items():
+        errs.extend(invalid(f"data[{k}]", k, m) for m in is_config_map_key(k))
+        total += _b64_len(v)
+    if total > MAX_SECRET_SIZE:
+        errs.append(too_long("data", MAX_SECRET_SIZE))
+    t = s.get("type") or ""
+    ann = _dd(_dd(s.get("metadata")).get("annotations"))
+    if t == "kubernetes.io/service-account-token":
+        if not ann.get("kubernetes.io/service-account.name"):
+            errs.append(required("metadata.annotations[kubernetes.io/service-account.name]"))
+    elif t in ("kubernetes.io/dockercfg", "kubernetes.io/dockerconfigjson"):
+        key = ".dockercfg" if t == "kubernetes.io/dockercfg" else ".dockerconfigjson"
+        if key not in data:
+            errs.append(required(f"data[{key}]"))
+        else:
+            try:
+                parsed = json.loads(base64.b64decode(data[key]))
+                if not isinstance(parsed, dict):
+                    raise ValueError("json: cannot unmarshal into Go value of type map[string]interface {}")
+            except (ValueError, binascii.Error) as e:
+                errs.append(invalid(f"data[{key}]", "<secret contents redacted>", str(e) or "invalid JSON"))
+    elif t == "kubernetes.io/basic-auth":
+        if "username" not in data and "password" not in data:
+            errs.append(required("data[username]"))
+            errs.append(required("data[password]"))
+    elif t == "kubernetes.io/ssh-auth":
+        if not data.get("ssh-privatekey"):
+            errs.append(required("data[ssh-privatekey]"))
+    elif t == "kubernetes.io/tls":
+        for key in ("tls.crt", "tls.key"):
+            if key not in data:
+                errs.append(required(f"data[{key}]"))
+    return errs
+
+
+def _secret_update(s: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(s, old)
+    if (s.get("type") or "") != (old.get("type") or ""):
+        errs.append(invalid("type", s.get("type") or "", "field is immutable"))
+    errs.extend(_immutable_data(s, old, ("data",)))
+    errs.extend(_secret(s))
+    return errs
+
+
+def _serviceaccount(sa: Obj) -> list[Cause]:
+    return validate_object_meta(sa, True, name_is_dns_subdomain)
+
+
+def _node_taints(taints: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    seen: set[tuple[str, str]] = set()
+    for i, t in enumerate(_dl(taints)):
+        ip = f"{path}[{i}]"
+        errs.extend(validate_label_name(t.get("key") or "", _c(ip, "key")))
+        msgs = is_label_value(t.get("value") or "")
+        if msgs:
+            errs.append(invalid(_c(ip, "value"), t.get("value") or "", ";".join(msgs)))
+        eff = t.get("effect") or ""
+        if not eff:
+            errs.append(required(_c(ip, "effect")))
+        elif eff not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+            errs.append(not_supported(_c(ip, "effect"), eff, ["NoSchedule", "PreferNoSchedule", "NoExecute"]))
+        key = (t.get("key") or "", eff)
+        if key in seen:
+            c = duplicate(ip, Go(f"core.Taint{{Key:{goq(key[0])}, Value:{goq(t.get('value') or '')}, "
+                                 f"Effect:{goq(eff)}, TimeAdded:<nil>}}"))
+            c["message"] += ": taints must be unique by key and effect pair"
+            errs.append(c)
+            continue
+        seen.add(key)
+    return errs
+
+
+def _node_resources(node: Obj) -> list[Cause]:
+    errs: list[Cause] = []
+    st = _dd(node.get("status"))
+    for key in ("capacity", "allocatable"):
+        for r, q in _dd(st.get(key)).items():
+            errs.extend(_quantity_value(r, q, f"status.{key}.{r}"))
+    return errs
+
+
+def _node(node: Obj) -> list[Cause]:
+    errs = validate_object_meta(node, False, name_is_dns_subdomain)
+    spec = _dd(node.get("spec"))
+    if spec.get("taints"):
+        errs.extend(_node_taints(spec["taints"], "metadata.taints"))
+    errs.extend(_node_resources(node))
+    cidrs = spec.get("podCIDRs") or []
+    for i, c in enumerate(cidrs):
+        errs.extend(is_valid_cidr(f"spec.podCIDRs[{i}]", c))
+    if len(cidrs) > 1:
+        fams = set()
+        for c in cidrs:
+            try:
+                fams.add(ipaddress.ip_network(c, strict=False).version)
+            except ValueError:
+                pass
+        if len(fams) != len(cidrs) or len(cidrs) > 2:
+            errs.append(invalid("spec.podCIDRs", Go(go_strs(cidrs)), "may specify no more than one CIDR for each IP "
+                                                                     "family"))
+    return errs
+
+
+def _node_update(node: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(node, old)
+    errs.extend(_node_resources(node))
+    seen: set[tuple[str, str]] = set()
+    for i, a in enumerate(_dl(_dd(node.get("status")).get("addresses"))):
+        key = (a.get("type") or "", a.get("address") or "")
+        if key in seen:
+            errs.append(duplicate(f"status.addresses[{i}]", Go(f"core.NodeAddress{{Type:{goq(key[0])}, "
+                                                                f"Address:{goq(key[1])}}}")))
+        seen.add(key)
+    spec, ospec = _dd(node.get("spec")), _dd(old.get("spec"))
+    ocidrs = ospec.get("podCIDRs") or []
+    if ocidrs and list(ocidrs) != list(spec.get("podCIDRs") or []):
+        errs.append(forbidden("spec.podCIDRs", 'node updates may not change podCIDR except from "" to valid'))
+    if ospec.get("providerID") and ospec.get("providerID") != spec.get("providerID"):
+        errs.append(forbidden("spec.providerID", 'node updates may not change providerID except from "" to valid'))
+    if spec.get("taints"):
+        errs.extend(_node_taints(spec["taints"], "metadata.taints"))
+    if (spec.get("externalID") or "") != (ospec.get("externalID") or ""):
+        errs.append(forbidden("spec.externalID", "may not be updated"))
+    return errs
+
+
+def _endpoints(ep: Obj) -> list[Cause]:
+    errs = validate_object_meta(ep, True, name_is_dns_subdomain)
+    for i, ss in enumerate(_dl(ep.get("subsets"))):
+        sp = f"subsets[{i}]"
+        if not ss.get("addresses") and not ss.get("notReadyAddresses"):
+            errs.append(required(sp, "must specify `addresses` or `notReadyAddresses`"))
+        for key in ("addresses", "notReadyAddresses"):
+            for j, a in enumerate(_dl(ss.get(key))):
+                ap = f"{sp}.{key}[{j}]"
+                ip = a.get("ip") or ""
+                errs.extend(is_valid_ip(_c(ap, "ip"), ip))
+                if a.get("hostname"):
+                    errs.extend(_dns_label(a["hostname"], _c(ap, "hostname")))
+                if a.get("nodeName") is not None:
+                    errs.extend(invalid(_c(ap, "nodeName"), a["nodeName"], m)
+                                for m in name_is_dns_subdomain(a["nodeName"], False))
+                errs.extend(_non_special_ip(ip, _c(ap, "ip")))
+        ports = _dl(ss.get("ports"))
+        for j, p in enumerate(ports):
+            pp = f"{sp}.ports[{j}]"
+            if len(ports) > 1 and not p.get("name"):
+                errs.append(required(_c(pp, "name")))
+            elif p.get("name"):
+                errs.extend(_dns_label(p["name"], _c(pp, "name")))
+            errs.extend(invalid(_c(pp, "port"), p.get("port", 0), m) for m in is_valid_port_num(p.get("port", 0)))
+            proto = p.get("protocol") or ""
+            if not proto:
+                errs.append(required(_c(pp, "protocol")))
+            elif proto not in _PROTOCOLS:
+                errs.append(not_supported(_c(pp, "protocol"), proto, _PROTOCOLS))
+            if p.get("appProtocol") is not None:
+                errs.extend(_qualified(p["appProtocol"], _c(pp, "appProtocol")))
+    return errs
+
+
+def _legacy_event(ev: Obj, strict: bool) -> list[Cause]:
+    errs: list[Cause] = []
+    ns = _dd(ev.get("metadata")).get("namespace") or ""
+    io = _dd(ev.get("regarding") if strict else ev.get("involvedObject"))
+    io_ns = io.get("namespace") or ""
+    rc_field = "reportingController" if strict else "reportingComponent"
+    rc = ev.get(rc_field) or ""
+    if not ev.get("eventTime"):
+        if not io_ns:
+            if ns not in ("", "default"):
+                errs.append(invalid("involvedObject.namespace", io_ns, "does not match event.namespace"))
+        elif ns != io_ns:
+            errs.append(invalid("involvedObject.namespace", io_ns, "does not match event.namespace"))
+    else:
+        if not io_ns and ns not in ("default", "kube-system"):
+            errs.append(invalid("involvedObject.namespace", io_ns, "does not match event.namespace"))
+        if not rc:
+            errs.append(required(rc_field))
+        errs.extend(_qualified(rc, rc_field))
+        ri = ev.get("reportingInstance") or ""
+        if not ri:
+            errs.append(required("reportingInstance"))
+        if len(ri) > 128:
+            errs.append(invalid("reportingInstance", "", "can have at most 128 characters"))
+        action = ev.get("action") or ""
+        if not action:
+            errs.append(required("action"))
+        if len(action) > 128:
+            errs.append(invalid("action", "", "can have at most 128 characters"))
+        reason = ev.get("reason") or ""
+        if not reason:
+            errs.append(required("reason"))
+        if len(reason) > 128:
+            errs.append(invalid("reason", "", "can have at most 128 characters"))
+        msg = ev.get("note" if strict else "message") or ""
+        if len(msg) > 1024:
+            errs.append(invalid("message", "", "can have at most 1024 characters"))
+    errs.extend(invalid("namespace", ns, m) for m in is_dns1123_subdomain(ns))
+    return errs
+
+
+def _event(ev: Obj) -> list[Cause]:
+    return _legacy_event(ev, False)
+
+
+def _event_update(ev: Obj, old: Obj) -> list[Cause]:
+    return _legacy_event(ev, False)
+
+
+def _events_v1(ev: Obj) -> list[Cause]:
+    errs = _legacy_event(ev, True)
+    errs.extend(validate_object_meta(ev, True, name_is_dns_subdomain))
+    if not ev.get("eventTime"):
+        errs.append(required("eventTime"))
+    t = ev.get("type") or ""
+    if t not in ("Normal", "Warning"):
+        errs.append(invalid("type", "", f"has invalid value: {t}"))
+    if ev.get("deprecatedFirstTimestamp"):
+        errs.append(invalid("deprecatedFirstTimestamp", "", "needs to be unset"))
+    if ev.get("deprecatedLastTimestamp"):
+        errs.append(invalid("deprecatedLastTimestamp", "", "needs to be unset"))
+    if ev.get("deprecatedCount"):
+        errs.append(invalid("deprecatedCount", "", "needs to be unset"))
+    return errs
+
+
+def _events_v1_update(ev: Obj, old: Obj) -> list[Cause]:
+    errs = _legacy_event(ev, True)
+    errs.extend(validate_object_meta_update(ev, old))
+    for key in ("regarding", "reason", "action", "note", "reportingController", "reportingInstance", "type",
+                "eventTime", "related"):
+        if not dflt.semantic_equal(ev.get(key), old.get(key)):
+            errs.append(invalid(key, Go(render(ev.get(key)).text), "field is immutable"))
+    return errs
+
+
+# --------------------------------------------------------------------------------------------
+# apps/v1
+# --------------------------------------------------------------------------------------------
+
+def _positive_int_or_percent(v: Any, path: str) -> list[Cause]:
+    if isinstance(v, str):
+        if not _re_percent.fullmatch(v):
+            return [invalid(path, Go(go_intstr(v)), regex_error(
+                "a valid percent string must be a numeric string followed by an ending '%'", PERCENT_FMT, "1%",
+                "93%"))]
+        return []
+    if isinstance(v, int) and not isinstance(v, bool):
+        return _nonneg(v, path)
+    return [invalid(path, Go(go_intstr(v)), "must be an integer or percentage (e.g '5%%')")]
+
+
+def _int_or_percent_value(v: Any) -> int:
+    if isinstance(v, str):
+        return int(v[:-1]) if _re_percent.fullmatch(v) else 0
+    return v if isinstance(v, int) else 0
+
+
+def _not_more_than_100(v: Any, path: str) -> list[Cause]:
+    if isinstance(v, str) and _re_percent.fullmatch(v) and int(v[:-1]) > 100:
+        return [invalid(path, Go(go_intstr(v)), "must not be greater than 100%")]
+    return []
+
+
+def _selector_required(spec: Obj, path: str, kind: str) -> list[Cause]:
+    errs: list[Cause] = []
+    sel = spec.get("selector")
+    if not isinstance(sel, dict):
+        errs.append(required(_c(path, "selector")))
+    else:
+        errs.extend(validate_label_selector(sel, _c(path, "selector")))
+        if not sel.get("matchLabels") and not sel.get("matchExpressions"):
+            errs.append(invalid(_c(path, "selector"), Go(go_selector(sel)), f"empty selector is invalid for {kind}"))
+    return errs
+
+
+def _template_labels_match(spec: Obj, tpl_path: str) -> list[Cause]:
+    sel = spec.get("selector")
+    tpl = _dd(spec.get("template"))
+    labels = _dd(tpl.get("metadata")).get("labels")
+    if not selector_empty(sel) and not selector_matches(sel, labels):
+        return [invalid(_c(tpl_path, "metadata.labels"), Go(go_map(labels)), "`selector` does not match template "
+                                                                              "`labels`")]
+    return []
+
+
+def _statefulset_spec(spec: Obj) -> list[Cause]:
+    errs: list[Cause] = []
+    pmp = spec.get("podManagementPolicy") or ""
+    if not pmp:
+        errs.append(required("spec.podManagementPolicy"))
+    elif pmp not in ("OrderedReady", "Parallel"):
+        errs.append(invalid("spec.podManagementPolicy", pmp, "must be 'OrderedReady' or 'Parallel'"))
+    us = _dd(spec.get("updateStrategy"))
+    ut = us.get("type") or ""
+    ru = us.get("rollingUpdate")
+    if not ut:
+        errs.append(required("spec.updateStrategy"))
+    elif ut == "OnDelete":
+        if ru is not None:
+            errs.append(invalid("spec.updateStrategy.rollingUpdate", Go(_go_sts_ru(ru)),
+                                "only allowed for updateStrategy 'RollingUpdate'"))
+    elif ut == "RollingUpdate":
+        if isinstance(ru, dict):
+            rp = "spec.updateStrategy.rollingUpdate"
+            errs.extend(_nonneg(ru.get("partition", 0), _c(rp, "partition")))
+            mu = ru.get("maxUnavailable")
+            if mu is not None:
+                errs.extend(_positive_int_or_percent(mu, _c(rp, "maxUnavailable")))
+                if _int_or_percent_value(mu) == 0:
+                    errs.append(invalid(_c(rp, "maxUnavailable"), Go(go_intstr(mu)), "cannot be 0"))
+                errs.extend(_not_more_than_100(mu, _c(rp, "maxUnavailable")))
+    else:
+        errs.append(invalid("spec.updateStrategy", Go(
+            f"apps.StatefulSetUpdateStrategy{{Type:{goq(ut)}, "
+            f"RollingUpdate:{_ptr(ru, 'apps.RollingUpdateStatefulSetStrategy')}}}"),
+            "must be 'RollingUpdate' or 'OnDelete'"))
+    pol = spec.get("persistentVolumeClaimRetentionPolicy")
+    if isinstance(pol, dict):
+        for k in ("whenDeleted", "whenScaled"):
+            v = pol.get(k) or ""
+            if v not in ("Retain", "Delete"):
+                errs.append(not_supported(f"spec.persistentVolumeClaimRetentionPolicy.{k}", v, ["Retain", "Delete"]))
+    errs.extend(_nonneg(spec.get("replicas", 0), "spec.replicas"))
+    errs.extend(_nonneg(spec.get("minReadySeconds", 0), "spec.minReadySeconds"))
+    if isinstance(spec.get("ordinals"), dict):
+        errs.extend(_nonneg(spec["ordinals"].get("start", 0), "spec.ordinals.start"))
+    errs.extend(_selector_required(spec, "spec", "statefulset"))
+    if not selector_convertible(spec.get("selector")):
+        errs.append(invalid("spec.selector", Go(go_selector(spec.get("selector"))), ""))
+    else:
+        tpl = _dd(spec.get("template"))
+        meta = _dd(tpl.get("metadata"))
+        errs.extend(_template_labels_match(spec, "spec.template"))
+        errs.extend(validate_labels(meta.get("labels"), "spec.template.labels"))
+        errs.extend(validate_annotations(meta.get("annotations"), "spec.template.annotations"))
+        errs.extend(_pod_specific_annotations(meta.get("annotations"), "spec.template.annotations", False))
+    tspec = _dd(_dd(spec.get("template")).get("spec"))
+    if tspec.get("restartPolicy") != "Always":
+        errs.append(not_supported("spec.template.spec.restartPolicy", tspec.get("restartPolicy") or "", ["Always"]))
+    if tspec.get("activeDeadlineSeconds") is not None:
+        errs.append(forbidden("spec.template.spec.activeDeadlineSeconds", "activeDeadlineSeconds in StatefulSet is not "
+                                                                          "Supported"))
+    return errs
+
+
+def _go_sts_ru(ru: Any) -> str:
+    return f"&apps.RollingUpdateStatefulSetStrategy{{Partition:{_dd(ru).get('partition', 0)}, MaxUnavailable:" \
+           f"{_ptr(_dd(ru).get('maxUnavailable'), 'intstr.IntOrString')}}}"
+
+
+def _statefulset(sts: Obj) -> list[Cause]:
+    errs = validate_object_meta(sts, True, name_is_dns_label)
+    errs.extend(_statefulset_spec(_dd(sts.get("spec"))))
+    return errs
+
+
+_STS_MUTABLE = ("replicas", "template", "updateStrategy", "minReadySeconds", "ordinals",
+                "persistentVolumeClaimRetentionPolicy")
+
+
+def _statefulset_update(sts: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(sts, old)
+    spec = _dd(sts.get("spec"))
+    errs.extend(_statefulset_spec(spec))
+    rest = {k: v for k, v in spec.items() if k not in _STS_MUTABLE}
+    orest = {k: v for k, v in _dd(old.get("spec")).items() if k not in _STS_MUTABLE}
+    if not dflt.semantic_equal(rest, orest):
+        errs.append(forbidden("spec", "updates to statefulset spec for fields other than 'replicas', 'ordinals', "
+                                      "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and "
+                                      "'minReadySeconds' are forbidden"))
+    return errs
+
+
+def _sts_status(sts: Obj, old: Obj) -> list[Cause]:
+    st = _dd(sts.get("status"))
+    errs: list[Cause] = []
+    for k in ("replicas", "readyReplicas", "currentReplicas", "updatedReplicas", "availableReplicas",
+              "observedGeneration", "collisionCount"):
+        errs.extend(_nonneg(st.get(k, 0), f"status.{k}"))
+    reps = st.get("replicas", 0)
+    for k in ("readyReplicas", "currentReplicas", "updatedReplicas", "availableReplicas"):
+        if st.get(k, 0) > reps:
+            errs.append(invalid(f"status.{k}", st[k], "cannot be greater than status.replicas"))
+    if st.get("availableReplicas", 0) > st.get("readyReplicas", 0):
+        errs.append(invalid("status.availableReplicas", st["availableReplicas"],
+                            "cannot be greater than status.readyReplicas"))
+    errs.extend(validate_object_meta_update(sts, old))
+    errs.extend(_collision_decrement(st, _dd(old.get("status"))))
+    return errs
+
+
+def _collision_decrement(st: Obj, ost: Obj) -> list[Cause]:
+    old_cc, new_cc = ost.get("collisionCount"), st.get("collisionCount")
+    if old_cc is not None and (new_cc is None or new_cc < old_cc):
+        return [invalid("status.collisionCount", new_cc or 0, "cannot be decremented")]
+    return []
+
+
+def _pod_template_for_replicaset(spec: Obj, kind: str) -> list[Cause]:
+    errs: list[Cause] = []
+    tpl = spec.get("template")
+    if not isinstance(tpl, dict):
+        return [required("spec.template")]
+    errs.extend(_template_labels_match(spec, "spec.template"))
+    errs.extend(validate_pod_template_spec(tpl, "spec.template"))
+    tspec = _dd(tpl.get("spec"))
+    if tspec.get("restartPolicy") != "Always":
+        errs.append(not_supported("spec.template.spec.restartPolicy", tspec.get("restartPolicy") or "", ["Always"]))
+    if tspec.get("activeDeadlineSeconds") is not None:
+        errs.append(forbidden("spec.template.spec.activeDeadlineSeconds",
+                              f"activeDeadlineSeconds in {kind} is not Supported"))
+    return errs
+
+
+def _replicaset_spec(spec: Obj) -> list[Cause]:
+    errs = _nonneg(spec.get("replicas", 0), "spec.replicas")
+    errs.extend(_nonneg(spec.get("minReadySeconds", 0), "spec.minReadySeconds"))
+    errs.extend(_selector_required(spec, "spec", "deployment"))
+    if not selector_convertible(spec.get("selector")):
+        errs.append(invalid("spec.selector", Go(go_selector(spec.get("selector"))), "invalid label selector"))
+    else:
+        errs.extend(_pod_template_for_replicaset(spec, "ReplicaSet"))
+    return errs
+
+
+def _replicaset(rs: Obj) -> list[Cause]:
+    errs = validate_object_meta(rs, True, name_is_dns_subdomain)
+    errs.extend(_replicaset_spec(_dd(rs.get("spec"))))
+    return errs
+
+
+def _selector_immutable(obj: Obj, old: Obj) -> list[Cause]:
+    sel, osel = _dd(obj.get("spec")).get("selector"), _dd(old.get("spec")).get("selector")
+    if not dflt.semantic_equal(sel, osel):
+        value = Go(go_selector(sel)) if isinstance(sel, dict) else None
+        return [invalid("spec.selector", value, "field is immutable")]
+    return []
+
+
+def _replicaset_update(rs: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(rs, old)
+    errs.extend(_replicaset_spec(_dd(rs.get("spec"))))
+    errs.extend(_selector_immutable(rs, old))
+    return errs
+
+
+def _rs_status(rs: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(rs, old)
+    st = _dd(rs.get("status"))
+    for k in ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration"):
+        errs.extend(_nonneg(st.get(k, 0), f"status.{k}"))
+    reps = st.get("replicas", 0)
+    for k in ("fullyLabeledReplicas", "readyReplicas", "availableReplicas"):
+        if st.get(k, 0) > reps:
+            errs.append(invalid(f"status.{k}", st[k], "cannot be greater than status.replicas"))
+    if st.get("availableReplicas", 0) > st.get("readyReplicas", 0):
+        errs.append(invalid("status.availableReplicas", st["availableReplicas"], "cannot be greater than "
+                                                                                 "readyReplicas"))
+    return errs
+
+
+def _deployment_spec(spec: Obj) -> list[Cause]:
+    errs = _nonneg(spec.get("replicas", 0), "spec.replicas")
+    errs.extend(_selector_required(spec, "spec", "deployment"))
+    if not selector_convertible(spec.get("selector")):
+        errs.append(invalid("spec.selector", Go(go_selector(spec.get("selector"))), "invalid label selector"))
+    else:
+        errs.extend(_pod_template_for_replicaset(spec, "ReplicaSet"))
+    strat = _dd(spec.get("strategy"))
+    st = strat.get("type") or ""
+    ru = strat.get("rollingUpdate")
+    if st == "Recreate":
+        if ru is not None:
+            errs.append(forbidden("spec.strategy.rollingUpdate", "may not be specified when strategy `type` is "
+                                                                 "'Recreate'"))
+    elif st == "RollingUpdate":
+        if not isinstance(ru, dict):
+            errs.append(required("spec.strategy.rollingUpdate", "this should be defaulted and never be nil"))
+        else:
+            rp = "spec.strategy.rollingUpdate"
+            mu, ms = ru.get("maxUnavailable", 0), ru.get("maxSurge", 0)
+            errs.extend(_positive_int_or_percent(mu, _c(rp, "maxUnavailable")))
+            errs.extend(_positive_int_or_percent(ms, _c(rp, "maxSurge")))
+            if _int_or_percent_value(mu) == 0 and _int_or_percent_value(ms) == 0:
+                errs.append(invalid(_c(rp, "maxUnavailable"), Go(go_intstr(mu)), "may not be 0 when `maxSurge` is 0"))
+            errs.extend(_not_more_than_100(mu, _c(rp, "maxUnavailable")))
+    else:
+        errs.append(not_supported("spec.strategy", Go(
+            f"apps.DeploymentStrategy{{Type:{goq(st)}, RollingUpdate:{_ptr(ru, 'apps.RollingUpdateDeployment')}}}"),
+            ["Recreate", "RollingUpdate"]))
+    errs.extend(_nonneg(spec.get("minReadySeconds", 0), "spec.minReadySeconds"))
+    if spec.get("revisionHistoryLimit") is not None:
+        errs.extend(_nonneg(spec["revisionHistoryLimit"], "spec.revisionHistoryLimit"))
+    pds = spec.get("progressDeadlineSeconds")
+    if pds is not None:
+        errs.extend(_nonneg(pds, "spec.progressDeadlineSeconds"))
+        if pds <= spec.get("minReadySeconds", 0):
+            errs.append(invalid("spec.progressDeadlineSeconds", pds, "must be greater than minReadySeconds"))
+    return errs
+
+
+def _deployment(d: Obj) -> list[Cause]:
+    errs = validate_object_meta(d, True, name_is_dns_subdomain)
+    errs.extend(_deployment_spec(_dd(d.get("spec"))))
+    return errs
+
+
+def _deployment_update(d: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(d, old)
+    errs.extend(_deployment_spec(_dd(d.get("spec"))))
+    errs.extend(_selector_immutable(d, old))
+    return errs
+
+
+def _deployment_status(d: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(d, old)
+    st = _dd(d.get("status"))
+    for k in ("observedGeneration", "replicas", "updatedReplicas", "readyReplicas", "availableReplicas",
+              "unavailableReplicas", "collisionCount"):
+        errs.extend(_nonneg(st.get(k, 0), f"status.{k}"))
+    reps = st.get("replicas", 0)
+    for k in ("updatedReplicas", "readyReplicas", "availableReplicas"):
+        if st.get(k, 0) > reps:
+            errs.append(invalid(f"status.{k}", st[k], "cannot be greater than status.replicas"))
+    if st.get("availableReplicas", 0) > st.get("readyReplicas", 0):
+        errs.append(invalid("status.availableReplicas", st["availableReplicas"], "cannot be greater than "
+                                                                                 "readyReplicas"))
+    errs.extend(_collision_decrement(st, _dd(old.get("status"))))
+    return errs
+
+
+def _daemonset_spec(spec: Obj) -> list[Cause]:
+    errs = validate_label_selector(spec.get("selector"), "spec.selector")
+    sel = spec.get("selector")
+    tpl = _dd(spec.get("template"))
+    if selector_convertible(sel) and not selector_matches(sel, _dd(tpl.get("metadata")).get("labels")):
+        errs.append(invalid("spec.template.metadata.labels", Go(go_map(_dd(tpl.get("metadata")).get("labels"))),
+                            "`selector` does not match template `labels`"))
+    if isinstance(sel, dict) and not sel.get("matchLabels") and not sel.get("matchExpressions"):
+        errs.append(invalid("spec.selector", Go(go_selector(sel)), "empty selector is invalid for daemonset"))
+    errs.extend(validate_pod_template_spec(tpl, "spec.template"))
+    tspec = _dd(tpl.get("spec"))
+    if tspec.get("restartPolicy") != "Always":
+        errs.append(not_supported("spec.template.spec.restartPolicy", tspec.get("restartPolicy") or "", ["Always"]))
+    if tspec.get("activeDeadlineSeconds") is not None:
+        errs.append(forbidden("spec.template.spec.activeDeadlineSeconds", "activeDeadlineSeconds in DaemonSet is not "
+                                                                          "Supported"))
+    errs.extend(_nonneg(spec.get("minReadySeconds", 0), "spec.minReadySeconds"))
+    us = _dd(spec.get("updateStrategy"))
+    ut = us.get("type") or ""
+    ru = us.get("rollingUpdate")
+    if ut == "RollingUpdate":
+        if not isinstance(ru, dict):
+            errs.append(required("spec.updateStrategy.rollingUpdate"))
+        else:
+            rp = "spec.updateStrategy.rollingUpdate"
+            mu, ms = ru.get("maxUnavailable", 0), ru.get("maxSurge", 0)
+            errs.extend(_positive_int_or_percent(mu, _c(rp, "maxUnavailable")))
+            errs.extend(_positive_int_or_percent(ms, _c(rp, "maxSurge")))
+            errs.extend(_not_more_than_100(mu, _c(rp, "maxUnavailable")))
+            errs.extend(_not_more_than_100(ms, _c(rp, "maxSurge")))
+            has_u, has_s = _int_or_percent_value(mu) != 0, _int_or_percent_value(ms) != 0
+            if has_u and has_s:
+                errs.append(invalid(_c(rp, "maxSurge"), Go(go_intstr(ms)), "may not be set when maxUnavailable is "
+                                                                           "non-zero"))
+            elif not has_u and not has_s:
+                errs.append(required(_c(rp, "maxUnavailable"), "cannot be 0 when maxSurge is 0"))
+    elif ut != "OnDelete":
+        errs.append(not_supported("spec.updateStrategy", Go(
+            f"apps.DaemonSetUpdateStrategy{{Type:{goq(ut)}, RollingUpdate:{_ptr(ru, 'apps.RollingUpdateDaemonSet')}}}"),
+            ["RollingUpdate", "OnDelete"]))
+    if spec.get("revisionHistoryLimit") is not None:
+        errs.extend(_nonneg(spec["revisionHistoryLimit"], "spec.revisionHistoryLimit"))
+    return errs
+
+
+def _daemonset(ds: Obj) -> list[Cause]:
+    errs = validate_object_meta(ds, True, name_is_dns_subdomain)
+    errs.extend(_daemonset_spec(_dd(ds.get("spec"))))
+    return errs
+
+
+def _daemonset_update(ds: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(ds, old)
+    errs.extend(_daemonset_spec(_dd(ds.get("spec"))))
+    errs.extend(_selector_immutable(ds, old))
+    return errs
+
+
+def _ds_status(ds: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(ds, old)
+    st = _dd(ds.get("status"))
+    for k in ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady",
+              "observedGeneration", "updatedNumberScheduled", "numberAvailable", "numberUnavailable",
+              "collisionCount"):
+        errs.extend(_nonneg(st.get(k, 0), f"status.{k}"))
+    errs.extend(_collision_decrement(st, _dd(old.get("status"))))
+    return errs
+
+
+def _controllerrevision(cr: Obj) -> list[Cause]:
+    errs = validate_object_meta(cr, True, name_is_dns_subdomain)
+    if cr.get("data") is None:
+        errs.append(required("data", "data is mandatory"))
+    errs.extend(_nonneg(cr.get("revision", 0), "revision"))
+    return errs
+
+
+def _controllerrevision_update(cr: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(cr, old)
+    errs.extend(_controllerrevision(cr))
+    if not dflt.semantic_equal(cr.get("data"), old.get("data")):
+        errs.append(invalid("data", Go("runtime.RawExtension{...}"), "field is immutable"))
+    return errs
+
+
+# --------------------------------------------------------------------------------------------
+# storage.k8s.io, coordination.k8s.io, discovery.k8s.io
+# --------------------------------------------------------------------------------------------
+
+def _storageclass(sc: Obj) -> list[Cause]:
+    errs = validate_object_meta(sc, False, name_is_dns_subdomain)
+    prov = sc.get("provisioner") or ""
+    if not prov:
+        errs.append(required("provisioner"))
+    else:
+        errs.extend(_qualified(prov.lower(), "provisioner"))
+    params = _dd(sc.get("parameters"))
+    if len(params) > 512:
+        errs.append(too_long("parameters", 512))
+    else:
+        size = 0
+        for k, v in params.items():
+            if not k:
+                errs.append(invalid("parameters", k, "field can not be empty."))
+            size += len(k) + len(str(v))
+        if size > 256 * 1024:
+            errs.append(too_long("parameters", 256 * 1024))
+    rp = sc.get("reclaimPolicy")
+    if rp and rp not in ("Delete", "Retain"):
+        errs.append(not_supported("reclaimPolicy", rp, ["Delete", "Retain"]))
+    vbm = sc.get("volumeBindingMode")
+    if vbm is None:
+        errs.append(required("volumeBindingMode"))
+    elif vbm not in ("Immediate", "WaitForFirstConsumer"):
+        errs.append(not_supported("volumeBindingMode", vbm, ["Immediate", "WaitForFirstConsumer"]))
+    return errs
+
+
+def _storageclass_update(sc: Obj, old: Obj) -> list[Cause]:
+    errs = _storageclass(sc)
+    errs.extend(validate_object_meta_update(sc, old))
+    if (sc.get("parameters") or {}) != (old.get("parameters") or {}):
+        errs.append(forbidden("parameters", "updates to parameters are forbidden."))
+    if sc.get("provisioner") != old.get("provisioner"):
+        errs.append(forbidden("provisioner", "updates to provisioner are forbidden."))
+    if sc.get("reclaimPolicy") != old.get("reclaimPolicy"):
+        errs.append(forbidden("reclaimPolicy", "updates to reclaimPolicy are forbidden."))
+    if sc.get("volumeBindingMode") != old.get("volumeBindingMode"):
+        errs.append(invalid("volumeBindingMode", sc.get("volumeBindingMode"), "field is immutable"))
+    return errs
+
+
+def _lease_spec(spec: Obj) -> list[Cause]:
+    errs: list[Cause] = []
+    lds = spec.get("leaseDurationSeconds")
+    if isinstance(lds, int) and lds <= 0:
+        errs.append(invalid("spec.leaseDurationSeconds", lds, "must be greater than 0"))
+    lt = spec.get("leaseTransitions")
+    if isinstance(lt, int) and lt < 0:
+        errs.append(invalid("spec.leaseTransitions", lt, "must be greater than or equal to 0"))
+    return errs
+
+
+def _lease(lease: Obj) -> list[Cause]:
+    errs = validate_object_meta(lease, True, name_is_dns_subdomain)
+    errs.extend(_lease_spec(_dd(lease.get("spec"))))
+    return errs
+
+
+def _lease_update(lease: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(lease, old)
+    errs.extend(_lease_spec(_dd(lease.get("spec"))))
+    return errs
+
+
+def _endpointslice(eps: Obj) -> list[Cause]:
+    errs = validate_object_meta(eps, True, name_is_dns_subdomain)
+    addr_type = eps.get("addressType") or ""
+    endpoints = eps.get("endpoints") if isinstance(eps.get("endpoints"), list) else []
+    if len(endpoints) > 1000:
+        errs.append(too_many("endpoints", len(endpoints), 1000))
+    else:
+        for i, ep in enumerate(_dl(endpoints)):
+            ip = f"endpoints[{i}]"
+            addrs = ep.get("addresses") or []
+            if not addrs:
+                errs.append(required(_c(ip, "addresses"), "must contain at least 1 address"))
+            elif len(addrs) > 100:
+                errs.append(too_many(_c(ip, "addresses"), len(addrs), 100))
+            for j, a in enumerate(addrs):
+                ap = f"{ip}.addresses[{j}]"
+                if addr_type in ("IPv4", "IPv6"):
+                    parsed = _parse_ip(a)
+                    want = ipaddress.IPv4Address if addr_type == "IPv4" else ipaddress.IPv6Address
+                    if not isinstance(parsed, want):
+                        errs.append(invalid(ap, a, f"must be a valid {addr_type} address"))
+                    else:
+                        errs.extend(_non_special_ip(a, ap))
+                elif addr_type == "FQDN":
+                    name = str(a).removesuffix(".")
+                    msgs = is_dns1123_subdomain(name)
+                    if msgs:
+                        errs.append(invalid(ap, name, ",".join(msgs)))
+                    elif len(name.split(".")) < 2:
+                        errs.append(invalid(ap, name, "should be a domain with at least two segments separated by "
+                                                      "dots"))
+            if ep.get("nodeName") is not None:
+                errs.extend(invalid(_c(ip, "nodeName"), ep["nodeName"], m)
+                            for m in name_is_dns_subdomain(ep["nodeName"], False))
+            topo = _dd(ep.get("deprecatedTopology"))
+            if len(topo) > 16:
+                errs.append(too_many(_c(ip, "deprecatedTopology"), len(topo), 16))
+            errs.extend(validate_labels(topo, _c(ip, "deprecatedTopology")))
+            if ep.get("zone") is not None:
+                errs.extend(validate_label_name(ep["zone"], _c(ip, "zone")))
+            if ep.get("hostname") is not None:
+                errs.extend(_dns_label(ep["hostname"], _c(ip, "hostname")))
+    ports = eps.get("ports") if isinstance(eps.get("ports"), list) else []
+    if len(ports) > 20000:
+        errs.append(too_many("ports", len(ports), 20000))
+        return errs
+    names: set[str] = set()
+    for i, p in enumerate(_dl(ports)):
+        pp = f"ports[{i}]"
+        name = p.get("name") or ""
+        if name:
+            errs.extend(_dns_label(name, _c(pp, "name")))
+        if name in names:
+            errs.append(duplicate(_c(pp, "name"), name))
+        else:
+            names.add(name)
+        proto = p.get("protocol")
+        if proto is None:
+            errs.append(required(_c(pp, "protocol")))
+        elif proto not in _PROTOCOLS:
+            errs.append(not_supported(_c(pp, "protocol"), proto, _PROTOCOLS))
+        if p.get("appProtocol") is not None:
+            errs.extend(_qualified(p["appProtocol"], _c(pp, "appProtocol")))
+    return errs
+
+
+def _endpointslice_create(eps: Obj) -> list[Cause]:
+    errs = _endpointslice(eps)
+    at = eps.get("addressType") or ""
+    if not at:
+        errs.append(required("addressType"))
+    elif at not in ("FQDN", "IPv4", "IPv6"):
+        errs.append(not_supported("addressType", at, ["FQDN", "IPv4", "IPv6"]))
+    return errs
+
+
+def _endpointslice_update(eps: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(eps, old)
+    errs.extend(_endpointslice(eps))
+    if (eps.get("addressType") or "") != (old.get("addressType") or ""):
+        errs.append(invalid("addressType", eps.get("addressType") or "", "field is immutable"))
+    return errs
+
+
+# --------------------------------------------------------------------------------------------
+# Dispatch
+# --------------------------------------------------------------------------------------------
+
+Create = Callable[[Obj], list[Cause]]
+Update = Callable[[Obj, Obj], list[Cause]]
+
+
+def _meta_then(create: Create) -> Update:
+    def update(new: Obj, old: Obj) -> list[Cause]:
+        errs = validate_object_meta_update(new, old)
+        errs.extend(create(new))
+        return errs
+    return update
+
+
+def _node_full_update(node: Obj, old: Obj) -> list[Cause]:
+    return _node(node) + _node_update(node, old)
+
+
+def _meta_only_update(new: Obj, old: Obj) -> list[Cause]:
+    return validate_object_meta_update(new, old)
+
+
+# resource -> (create, update, status update)
+_KINDS: dict[str, tuple[Create, Update, Update]] = {
+    "pods": (_pod_create, _pod_update, _pod_status),
+    "services": (_service_create, _service_update, _service_status),
+    "namespaces": (_namespace, _meta_only_update, _namespace_status),
+    "nodes": (_node, _node_full_update, _node_update),
+    "configmaps": (_configmap, _configmap_update, _meta_only_update),
+    "secrets": (_secret, _secret_update, _meta_only_update),
+    "serviceaccounts": (_serviceaccount, _meta_then(_serviceaccount), _meta_only_update),
+    "endpoints": (_endpoints, _meta_then(_endpoints), _meta_only_update),
+    "events": (_event, _event_update, _meta_only_update),
+    "events.events.k8s.io": (_events_v1, _events_v1_update, _meta_only_update),
+    "persistentvolumes": (_pv_create, _pv_update, _meta_only_update),
+    "persistentvolumeclaims": (_pvc, _pvc_update, _pvc_status),
+    "statefulsets.apps": (_statefulset, _statefulset_update, _sts_status),
+    "daemonsets.apps": (_daemonset, _daemonset_update, _ds_status),
+    "deployments.apps": (_deployment, _deployment_update, _deployment_status),
+    "replicasets.apps": (_replicaset, _replicaset_update, _rs_status),
+    "controllerrevisions.apps": (_controllerrevision, _controllerrevision_update, _meta_only_update),
+    "storageclasses.storage.k8s.io": (_storageclass, _storageclass_update, _meta_only_update),
+    "leases.coordination.k8s.io": (_lease, _lease_update, _meta_only_update),
+    "endpointslices.discovery.k8s.io": (_endpointslice_create, _endpointslice_update, _meta_only_update),
+}
+
+
+def _namespaced(resource: str, obj: Obj) -> bool:
+    info = dflt.RESOURCES.get(resource)
+    if info is not None:
+        return info[3]
+    return bool(_dd(obj.get("metadata")).get("namespace"))
+
+
+def _common(obj: Obj, old: Obj | None, namespaced: bool) -> list[Cause]:
+    """rest.BeforeCreate/BeforeUpdate's generic ObjectMeta checks (apimachinery flavour)."""
+    errs = validate_object_meta(obj, namespaced, name_is_path_segment, kube_finalizers=False)
+    if old is not None:
+        errs.extend(validate_object_meta_update(obj, old, kube_finalizers=False))
+    return errs
+
+
+def validate(resource: str, obj: Obj, old: Obj | None = None) -> list[Cause]:
+    """Causes for a create (old is None) or an update of the main resource; empty means valid."""
+    namespaced = _namespaced(resource, obj)
+    fns = _KINDS.get(resource)
+    if old is None:
+        errs = fns[0](obj) if fns else []
+        return errs or _common(obj, None, namespaced)
+    errs = _common(obj, old, namespaced)
+    if fns:
+        errs.extend(fns[1](obj, old))
+    return errs
+
+
+def validate_status(resource: str, obj: Obj, old: Obj) -> list[Cause]:
+    """Causes for an update through the /status subresource."""
+    errs = _common(obj, old, _namespaced(resource, obj))
+    fns = _KINDS.get(resource)
+    errs.extend(fns[2](obj, old) if fns else validate_object_meta_update(obj, old))
+    return errs
+
+
+# --------------------------------------------------------------------------------------------
+# Strict field validation
+# --------------------------------------------------------------------------------------------
+
+def unknown_fields(def_name: str, obj: Obj) -> list[str]:
+    """Paths of fields the schema does not know, in document order (fieldValidation=Strict)."""
+    out: list[str] = []
+    _walk_unknown(dflt.shape_for(def_name), obj, "", out)
+    return out
+
+
+def _walk_unknown(sh: Any, value: Any, path: str, out: list[str]) -> None:
+    kind = sh.kind
+    if kind == "struct":
+        if not isinstance(value, dict):
+            return
+        for k, v in value.items():
+            p = f"{path}.{k}" if path else k
+            child = sh.props.get(k)
+            if child is None:
+                out.append(p)
+            elif v is not None:
+                sub = dflt._sub(child)
+                if sub.kind in ("struct", "list", "map"):
+                    _walk_unknown(sub, v, p, out)
+    elif kind == "list":
+        if isinstance(value, list):
+            sub = dflt._sub(sh.sub)
+            if sub.kind in ("struct", "list", "map"):
+                for i, item in enumerate(value):
+                    _walk_unknown(sub, item, f"{path}[{i}]", out)
+    elif kind == "map":
+        if isinstance(value, dict):
+            sub = dflt._sub(sh.sub)
+            if sub.kind in ("struct", "list", "map"):
+                for k, item in value.items():
+                    _walk_unknown(sub, item, f"{path}.{k}", out)
+
+
+__all__ = ["validate", "validate_status", "unknown_fields", "Go"]

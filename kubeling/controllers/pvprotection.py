@@ -1,0 +1,178 @@
+"""Storage object in-use protection (upstream pkg/controller/volume/pvcprotection and pvprotection).
+
+pvc-protection: a claim being deleted keeps its kubernetes.io/pvc-protection finalizer while a
+scheduled pod references it (so it shows Terminating); the finalizer goes once no such pod is
+left. Before deciding a claim is unused it confirms with a live list of the namespace's pods, as
+upstream does, since the pod cache may lag. Claims without the finalizer (created before the
+admission plugin) get it added.
+
+pv-protection: a volume being deleted keeps kubernetes.io/pv-protection while it is Bound.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from ..api.errors import ApiError
+from ..client.client import deepcopy
+from ..client.context import ComponentContext
+from ..client.informer import Controller, meta_key, split_key
+from . import register
+from .persistentvolume_utils import (
+    INDEX_POD_PVC,
+    PV_PROTECTION_FINALIZER,
+    PVC_PROTECTION_FINALIZER,
+    index_pod_by_pvc,
+    is_deletion_candidate,
+    is_pod_terminated,
+    needs_finalizer,
+    pod_claim_names,
+    pod_uses_claim,
+)
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+LIVE_LIST_TTL = 0.05  # a live pod list is shared by the claims of a namespace handled together
+
+
+class PVCProtectionController(Controller):
+    name = "pvc-protection"
+
+    def __init__(self, ctx: ComponentContext) -> None:
+        super().__init__()
+        self.client = ctx.client
+        self.claims = ctx.informers.informer("persistentvolumeclaims")
+        self.pods = ctx.informers.informer("pods")
+        self.pods.add_indexer(INDEX_POD_PVC, index_pod_by_pvc)
+        self._live: dict[str, tuple[float, list[Obj]]] = {}
+        self.claims.add_handlers(self._claim_changed, lambda o, n: self._claim_changed(n), None)
+        self.pods.add_handlers(lambda p: self._pod_changed(None, p, False),
+                               lambda o, n: self._pod_changed(o, n, False),
+                               lambda p: self._pod_changed(None, p, True))
+
+    def _claim_changed(self, claim: Obj) -> None:
+        if needs_finalizer(claim, PVC_PROTECTION_FINALIZER) or \
+                is_deletion_candidate(claim, PVC_PROTECTION_FINALIZER):
+            self.enqueue(claim)
+
+    def _pod_changed(self, old: Obj | None, pod: Obj, deleted: bool) -> None:
+        self._enqueue_claims(pod, deleted)
+        if old is not None and old["metadata"].get("uid") != pod["metadata"].get("uid"):
+            self._enqueue_claims(old, True)
+
+    def _enqueue_claims(self, pod: Obj, deleted: bool) -> None:
+        # Only pods that can no longer hold a claim can free one.
+        if not deleted and not is_pod_terminated(pod) and (pod.get("spec") or {}).get("nodeName"):
+            return
+        ns = pod["metadata"].get("namespace")
+        for c in pod_claim_names(pod):
+            self.queue.add(f"{ns}/{c}")
+
+    def run(self, workers: int | None = None) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(self._start(workers)))
+
+    async def _start(self, workers: int | None) -> None:
+        await self.claims.wait_synced()
+        await self.pods.wait_synced()
+        super().run(workers)
+
+    async def sync(self, key: str) -> None:
+        claim = self.claims.get(key)
+        if claim is None:
+            return
+        if is_deletion_candidate(claim, PVC_PROTECTION_FINALIZER):
+            if not await self._in_use(claim):
+                new = deepcopy(claim)
+                new["metadata"]["finalizers"] = [f for f in new["metadata"]["finalizers"]
+                                                 if f != PVC_PROTECTION_FINALIZER]
+                await self._update(new)
+                log.info("removed protection finalizer from PVC %s", key)
+            return
+        if needs_finalizer(claim, PVC_PROTECTION_FINALIZER):
+            new = deepcopy(claim)
+            new["metadata"].setdefault("finalizers", []).append(PVC_PROTECTION_FINALIZER)
+            await self._update(new)
+
+    async def _update(self, claim: Obj) -> None:
+        try:
+            await self.client.update("persistentvolumeclaims", claim)
+        except ApiError as e:
+            if e.code != 404:
+                raise
+
+    async def _in_use(self, claim: Obj) -> bool:
+        for pod in self.pods.by_index(INDEX_POD_PVC, meta_key(claim)):
+            if pod_uses_claim(pod, claim):
+                return True
+        ns, _ = split_key(meta_key(claim))
+        now = time.monotonic()
+        hit = self._live.get(ns or "")
+        if hit is None or now - hit[0] > LIVE_LIST_TTL:
+            pods, _ = await self.client.list("pods", ns)
+            hit = (time.monotonic(), pods)
+            self._live[ns or ""] = hit
+            if len(self._live) > 256:
+                self._live.pop(next(iter(self._live)))
+        return any(pod_uses_claim(p, claim) for p in hit[1])
+
+
+class PVProtectionController(Controller):
+    name = "pv-protection"
+
+    def __init__(self, ctx: ComponentContext) -> None:
+        super().__init__()
+        self.client = ctx.client
+        self.pvs = ctx.informers.informer("persistentvolumes")
+        self.pvs.add_handlers(self._changed, lambda o, n: self._changed(n), None)
+
+    def _changed(self, pv: Obj) -> None:
+        if needs_finalizer(pv, PV_PROTECTION_FINALIZER) or is_deletion_candidate(pv, PV_PROTECTION_FINALIZER):
+            self.enqueue(pv)
+
+    def run(self, workers: int | None = None) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(self._start(workers)))
+
+    async def _start(self, workers: int | None) -> None:
+        await self.pvs.wait_synced()
+        super().run(workers)
+
+    async def sync(self, key: str) -> None:
+        pv = self.pvs.get(key)
+        if pv is None:
+            return
+        if is_deletion_candidate(pv, PV_PROTECTION_FINALIZER):
+            # In use while Bound: the PV controller keeps the phase current.
+            if (pv.get("status") or {}).get("phase") != "Bound":
+                new = deepcopy(pv)
+                new["metadata"]["finalizers"] = [f for f in new["metadata"]["finalizers"]
+                                                 if f != PV_PROTECTION_FINALIZER]
+                await self._update(new)
+            return
+        if needs_finalizer(pv, PV_PROTECTION_FINALIZER):
+            new = deepcopy(pv)
+            new["metadata"].setdefault("finalizers", []).append(PV_PROTECTION_FINALIZER)
+            await self._update(new)
+
+    async def _update(self, pv: Obj) -> None:
+        try:
+            await self.client.update("persistentvolumes", pv)
+        except ApiError as e:
+            if e.code != 404:
+                raise
+
+
+@register("pvc-protection")
+async def start_pvc_protection(ctx: ComponentContext) -> PVCProtectionController:
+    c = PVCProtectionController(ctx)
+    c.run()
+    return c
+
+
+@register("pv-protection")
+async def start_pv_protection(ctx: ComponentContext) -> PVProtectionController:
+    c = PVProtectionController(ctx)
+    c.run()
+    return c

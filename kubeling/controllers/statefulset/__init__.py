@@ -1,0 +1,234 @@
+"""The StatefulSet controller (upstream pkg/controller/statefulset, v1.32): wiring of informers,
+event handlers and the work queue (stateful_set.go). The algorithm is in `control`, pod and claim
+side effects in `pod_control`, pure helpers in `utils`.
+
+Informers: statefulsets.apps, pods (indexed by controller uid, orphans by namespace),
+controllerrevisions.apps (same index) and persistentvolumeclaims. A pod event enqueues the set
+its controller ref names; an orphan pod enqueues every set whose selector matches it (so the set
+can adopt it). A sync claims the set's pods and revisions (adopt/release, after a live GET of the
+set) and runs one reconcile pass.
+
+Beyond upstream: a sync waits until the informers have observed the writes of the previous sync
+of the same set (`ResourceVersionExpectations`). Upstream tolerates the stale cache by failing
+with AlreadyExists/Conflict and retrying; waiting instead keeps large Parallel sets free of that
+churn without changing what is written or in which order.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ...api.errors import ApiError
+from ...api.selectors import Requirement, matches_labels, selector_from_label_selector
+from ...client.informer import Controller, meta_key
+from .. import register
+from ..common.expectations import ResourceVersionExpectations
+from ..common.history import History
+from ..common.refmanager import (
+    ClaimErrors,
+    ControllerRefManager,
+    ensure_controller_index,
+    get_controller_of,
+    live_owner_check,
+    objects_for_owner,
+)
+from . import utils
+from .control import StatefulSetControl, StatusUpdater
+from .pod_control import StatefulPodControl
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "statefulset-controller"
+
+
+class StatefulSetController(Controller):
+    name = "statefulset"
+    workers = 5  # kube-controller-manager --concurrent-statefulset-syncs default
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__()
+        self.client = ctx.client
+        factory = ctx.informers
+        self.sets = factory.informer("statefulsets.apps")
+        self.pods = factory.informer("pods")
+        self.revisions = factory.informer("controllerrevisions.apps")
+        self.claims = factory.informer("persistentvolumeclaims")
+        ensure_controller_index(self.pods)
+        ensure_controller_index(self.revisions)
+        self.recorder = ctx.recorder(COMPONENT)
+        features = dict((ctx.settings or {}).get("feature_gates") or {})
+        self.barrier = ResourceVersionExpectations(on_ready=self.queue.add, requeue_after=self.queue.add_after)
+        for inf in (self.sets, self.pods, self.revisions, self.claims):
+            self.barrier.watch(inf)
+        pod_control = StatefulPodControl(self.client, self.pods, self.claims, self.recorder, on_write=self._wrote)
+        history = History(self.client, self.revisions, on_write=lambda s, o: self._wrote(s, self.revisions, o))
+        status = StatusUpdater(self.client, on_write=lambda s, o: self._wrote(s, self.sets, o))
+        self.control = StatefulSetControl(pod_control, status, history, features)
+        self._selectors: dict[str, list[Requirement] | None] = {}
+        self._starter: asyncio.Task | None = None
+        self.sets.add_handlers(self.enqueue, lambda _old, cur: self.enqueue(cur), self._delete_set)
+        self.pods.add_handlers(self._add_pod, self._update_pod, self._delete_pod)
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+    def run(self, workers: int | None = None) -> None:
+        """Start the workers once every informer has synced (the manager starts informers later)."""
+
+        async def start() -> None:
+            await asyncio.gather(*(i.wait_synced() for i in (self.sets, self.pods, self.revisions, self.claims)))
+            Controller.run(self, workers)
+
+        self._starter = asyncio.get_running_loop().create_task(start())
+
+    async def stop(self) -> None:
+        if self._starter is not None:
+            self._starter.cancel()
+            try:
+                await self._starter
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._starter = None
+        await super().stop()
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def _wrote(self, set_: dict[str, Any], informer: Any, obj: dict[str, Any] | None) -> None:
+        self.barrier.observe_write(meta_key(set_), informer, obj)
+
+    def _selector(self, set_: dict[str, Any]) -> list[Requirement] | None:
+        """The parsed spec.selector (immutable in apps/v1), cached per set uid."""
+        uid = set_["metadata"].get("uid") or ""
+        if uid not in self._selectors:
+            self._selectors[uid] = selector_from_label_selector((set_.get("spec") or {}).get("selector"))
+        return self._selectors[uid]
+
+    def resolve_controller_ref(self, namespace: str | None, ref: dict[str, Any]) -> dict[str, Any] | None:
+        if ref.get("kind") != utils.KIND:
+            return None
+        set_ = self.sets.get_by(namespace, ref.get("name") or "")
+        if set_ is None or set_["metadata"].get("uid") != ref.get("uid"):
+            return None
+        return set_
+
+    def sets_for_pod(self, pod: dict[str, Any]) -> list[dict[str, Any]]:
+        """Sets in the pod's namespace whose (non-empty) selector matches the pod's labels."""
+        md = pod["metadata"]
+        labels = md.get("labels") or {}
+        out = []
+        for s in self.sets.by_index("namespace", md.get("namespace") or ""):
+            sel = self._selector(s)
+            if sel and matches_labels(sel, labels):
+                out.append(s)
+        if len(out) > 1:
+            log.warning("user error: more than one StatefulSet is selecting pods with labels: %s. Sets: %s",
+                        labels, [s["metadata"]["name"] for s in out])
+        return out
+
+    # ---- event handlers ------------------------------------------------------------------------
+    def _delete_set(self, set_: dict[str, Any]) -> None:
+        self._selectors.pop(set_["metadata"].get("uid") or "", None)
+        self.enqueue(set_)
+
+    def _add_pod(self, pod: dict[str, Any]) -> None:
+        md = pod["metadata"]
+        if md.get("deletionTimestamp"):
+            # after a restart a pod may first show up already being deleted
+            self._delete_pod(pod)
+            return
+        ref = get_controller_of(pod)
+        if ref is not None:
+            set_ = self.resolve_controller_ref(md.get("namespace"), ref)
+            if set_ is not None:
+                self.enqueue(set_)
+            return
+        for set_ in self.sets_for_pod(pod):
+            self.enqueue(set_)
+
+    def _update_pod(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
+        omd, cmd = old["metadata"], cur["metadata"]
+        if omd.get("resourceVersion") == cmd.get("resourceVersion"):
+            return
+        label_changed = (omd.get("labels") or {}) != (cmd.get("labels") or {})
+        cur_ref = get_controller_of(cur)
+        old_ref = get_controller_of(old)
+        ref_changed = cur_ref != old_ref
+        if ref_changed and old_ref is not None:
+            set_ = self.resolve_controller_ref(omd.get("namespace"), old_ref)
+            if set_ is not None:
+                self.enqueue(set_)
+        if cur_ref is not None:
+            set_ = self.resolve_controller_ref(cmd.get("namespace"), cur_ref)
+            if set_ is None:
+                return
+            self.enqueue(set_)
+            mrs = utils.min_ready_seconds(set_)
+            if mrs > 0 and not utils.is_pod_ready(old) and utils.is_pod_ready(cur):
+                # re-check availability once minReadySeconds have passed (+1s against clock skew)
+                self.queue.add_after(meta_key(set_), mrs + 1.0)
+            return
+        if label_changed or ref_changed:
+            for set_ in self.sets_for_pod(cur):
+                self.enqueue(set_)
+
+    def _delete_pod(self, pod: dict[str, Any]) -> None:
+        ref = get_controller_of(pod)
+        if ref is None:
+            return
+        set_ = self.resolve_controller_ref(pod["metadata"].get("namespace"), ref)
+        if set_ is not None:
+            self.enqueue(set_)
+
+    # ---- sync ----------------------------------------------------------------------------------
+    async def sync(self, key: str) -> None:
+        set_ = self.sets.get(key)
+        if set_ is None:
+            self.barrier.forget(key)
+            return
+        if not self.barrier.satisfied(key):
+            return  # the informers have not seen our last writes yet; they will requeue the key
+        try:
+            await self._sync(key, set_)
+        except (utils.AggregateError, ClaimErrors) as e:
+            for err in e.errors[1:]:
+                log.debug("statefulset %s: %s", key, utils.error_message(err))
+            raise e.errors[0] from None
+
+    async def _sync(self, key: str, set_: dict[str, Any]) -> None:
+        selector = self._selector(set_)
+        if selector is None:
+            return  # a nil selector selects nothing; validation prevents it
+        await self._adopt_orphan_revisions(set_)
+        pods = await self._get_pods_for_stateful_set(set_, selector)
+        status = await self.control.update_stateful_set(set_, pods)
+        mrs = utils.min_ready_seconds(set_)
+        if mrs > 0 and status is not None and status.get("availableReplicas", 0) != utils.get_replicas(set_):
+            self.queue.add_after(key, float(mrs))
+
+    async def _adopt_orphan_revisions(self, set_: dict[str, Any]) -> None:
+        orphans = [r for r in self.control.list_revisions(set_) if get_controller_of(r) is None]
+        if not orphans:
+            return
+        try:
+            await live_owner_check(self.client, "statefulsets.apps", set_)()
+        except ApiError as e:
+            raise ApiError(e.code, e.reason, f"can't adopt ControllerRevisions: {e.message}") from None
+        await self.control.adopt_orphan_revisions(set_, orphans)
+
+    async def _get_pods_for_stateful_set(self, set_: dict[str, Any], selector: list[Requirement]
+                                         ) -> list[dict[str, Any]]:
+        """The set's pods: owned ones that still match, plus adopted matching orphans named after it."""
+        candidates = objects_for_owner(self.pods, set_)
+        mgr = ControllerRefManager(self.client, set_, selector, utils.CONTROLLER_KIND,
+                                   can_adopt=live_owner_check(self.client, "statefulsets.apps", set_),
+                                   on_write=lambda _res, obj: self._wrote(set_, self.pods, obj))
+        return await mgr.claim("pods", candidates, [lambda p: utils.is_member_of(set_, p)])
+
+
+@register("statefulset")
+async def start(ctx: Any) -> StatefulSetController:
+    """Start the controller; its workers begin once the shared informers have synced."""
+    c = StatefulSetController(ctx)
+    c.run()
+    return c
+
+
+__all__ = ["StatefulSetController", "start"]

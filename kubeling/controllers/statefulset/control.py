@@ -1,0 +1,458 @@
+"""The StatefulSet reconcile algorithm (upstream stateful_set_control.go, v1.32).
+
+One pass, given the set and the pods it owns:
+1. revisions: the update revision is the set's current template (created, or an earlier equal
+   revision renumbered on rollback); the current revision is status.currentRevision;
+2. pods are split into replicas (ordinals in [start, start+replicas)) and condemned (beyond);
+   missing replicas are planned at the current or update revision (partition);
+3. OrderedReady ("monotonic") handles replicas in ordinal order and stops at the first one that is
+   not created / terminating / not Running+Ready / not available for minReadySeconds; Parallel
+   creates and deletes everything at once (in slow-start batches); failed or succeeded pods are
+   deleted and recreated on a later pass; terminating pods block their ordinal;
+4. condemned pods are deleted from the highest ordinal down (monotonic: one at a time, only while
+   every other pod is healthy);
+5. RollingUpdate deletes the highest-ordinal pod not at the update revision, down to the
+   partition, one at a time and only when the pods above are healthy (with the
+   MaxUnavailableStatefulSet gate — alpha and off in v1.32 — up to maxUnavailable at once);
+   OnDelete leaves pods alone until someone deletes them;
+6. the status (replica counters, revisions, observedGeneration, collisionCount) is written through
+   the status subresource when it changed, and history beyond revisionHistoryLimit is pruned.
+Each pass does at most what the policy allows and relies on informer events for the next one.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ...api.errors import ApiError
+from ...api.selectors import selector_from_label_selector
+from ..common import history as hist
+from . import utils
+from .pod_control import StatefulPodControl
+from .utils import AggregateError, deepcopy
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_SIZE = 500  # realistic maximum of in-flight requests in Parallel mode (upstream MaxBatchSize)
+
+ReplicaFn = Callable[[int], Awaitable[bool]]
+
+
+async def slow_start_batch(initial: int, indices: list[int], fn: ReplicaFn) -> tuple[int, BaseException | None]:
+    """Run fn over indices in batches of 1, 2, 4, ... (at most MAX_BATCH_SIZE) concurrently; stop
+    after the first batch with an error. Returns (successes, error)."""
+    successes = 0
+    pos = 0
+    remaining = len(indices)
+    batch = min(remaining, initial)
+    while batch > 0:
+        chunk = indices[pos:pos + batch]
+        pos += batch
+        results = await asyncio.gather(*(fn(i) for i in chunk), return_exceptions=True)
+        errs = [r for r in results if isinstance(r, BaseException)]
+        for r in errs:
+            if isinstance(r, asyncio.CancelledError):
+                raise r
+        successes += len(chunk) - len(errs)
+        if errs:
+            return successes, AggregateError.of(errs)
+        remaining -= batch
+        batch = min(2 * batch, remaining, MAX_BATCH_SIZE)
+    return successes, None
+
+
+class StatusUpdater:
+    """Writes a set's status through the status subresource, retrying conflicts on a fresh copy."""
+
+    def __init__(self, client: Any, on_write: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
+                 ) -> None:
+        self.client = client
+        self.on_write = on_write
+
+    async def update_status(self, set_: dict[str, Any], status: dict[str, Any]) -> None:
+        obj = {k: v for k, v in set_.items() if k != "status"}
+        for attempt in range(5):  # retry.DefaultRetry
+            obj = dict(obj)
+            obj["status"] = utils.status_to_api(status)
+            try:
+                out = await self.client.update_status("statefulsets.apps", obj)
+            except ApiError as e:
+                if e.code != 409 or e.reason != "Conflict" or attempt == 4:
+                    raise
+                md = set_["metadata"]
+                obj = await self.client.get("statefulsets.apps", md.get("namespace"), md["name"])
+                continue
+            if self.on_write is not None:
+                self.on_write(set_, out)
+            return
+
+
+class StatefulSetControl:
+    """UpdateStatefulSet and friends; `features` holds feature gates (MaxUnavailableStatefulSet)."""
+
+    def __init__(self, pod_control: StatefulPodControl, status_updater: StatusUpdater, history: hist.History,
+                 features: dict[str, bool] | None = None) -> None:
+        self.pod_control = pod_control
+        self.status_updater = status_updater
+        self.history = history
+        self.features = features or {}
+
+    # ---- revisions ---------------------------------------------------------------------------
+    def list_revisions(self, set_: dict[str, Any]) -> list[dict[str, Any]]:
+        sel = selector_from_label_selector((set_.get("spec") or {}).get("selector"))
+        return self.history.list_controller_revisions(set_, sel)
+
+    async def adopt_orphan_revisions(self, set_: dict[str, Any], revisions: list[dict[str, Any]]) -> None:
+        for r in revisions:
+            await self.history.adopt_controller_revision(set_, utils.CONTROLLER_KIND, r)
+
+    async def update_stateful_set(self, set_: dict[str, Any], pods: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Reconcile once; returns the status computed (None when revisions could not be settled).
+        Raises the error(s) of the pass after the status and history were still taken care of."""
+        set_ = deepcopy(set_)  # a new revision updates the copy's status.collisionCount
+        revisions = hist.sort_controller_revisions(self.list_revisions(set_))
+        current, update, status, err = await self._perform_update(set_, pods, revisions)
+        errs: list[BaseException] = []
+        if err is not None:
+            errs.extend(err.errors if isinstance(err, AggregateError) else [err])
+        try:
+            await self._truncate_history(set_, pods, revisions, current, update)
+        except Exception as e:
+            errs.append(e)
+        agg = AggregateError.of(errs)
+        if agg is not None:
+            raise agg
+        return status
+
+    async def _perform_update(self, set_: dict[str, Any], pods: list[dict[str, Any]],
+                              revisions: list[dict[str, Any]]) -> tuple[Any, Any, Any, BaseException | None]:
+        try:
+            current, update, collision_count = await self._get_revisions(set_, revisions)
+        except Exception as e:
+            return None, None, None, e
+        status: dict[str, Any] | None
+        try:
+            status, err = await self._update_stateful_set(set_, current, update, collision_count, pods)
+        except Exception as e:
+            return current, update, None, e
+        if status is None:
+            return current, update, None, err
+        status_err: BaseException | None = None
+        try:
+            await self._update_status(set_, status)
+        except Exception as e:
+            status_err = e
+        if err is not None and status_err is not None:
+            log.error("could not update status of StatefulSet %s/%s: %s", set_["metadata"].get("namespace"),
+                      set_["metadata"]["name"], utils.error_message(status_err))
+        return current, update, status, err or status_err
+
+    async def _get_revisions(self, set_: dict[str, Any], revisions: list[dict[str, Any]]
+                             ) -> tuple[dict[str, Any], dict[str, Any], int]:
+        """(current revision, update revision, collision count); may create a revision or
+        renumber an equal earlier one (a rollback)."""
+        status = set_.get("status") or {}
+        collision_count = int(status.get("collisionCount") or 0)
+        update = utils.new_revision(set_, utils.next_revision(revisions), collision_count)
+        equal = hist.find_equal_revisions(revisions, update)
+        if equal and hist.equal_revision(revisions[-1], equal[-1]):
+            update = revisions[-1]
+        elif equal:
+            update = await self.history.update_controller_revision(set_, equal[-1], update["revision"])
+        else:
+            update, collision_count = await self.history.create_controller_revision(set_, update, collision_count)
+        current = None
+        cur_name = status.get("currentRevision")
+        if cur_name:
+            for r in revisions:
+                if r["metadata"]["name"] == cur_name:
+                    current = r
+                    break
+        if current is None:
+            current = update
+        return current, update, collision_count
+
+    async def _truncate_history(self, set_: dict[str, Any], pods: list[dict[str, Any]],
+                                revisions: list[dict[str, Any]], current: dict[str, Any] | None,
+                                update: dict[str, Any] | None) -> None:
+        """Delete the oldest revisions no pod, nor the current/update revision, uses, beyond
+        revisionHistoryLimit."""
+        live: set[str] = set()
+        if current is not None:
+            live.add(current["metadata"]["name"])
+        if update is not None:
+            live.add(update["metadata"]["name"])
+        for p in pods:
+            live.add(utils.get_pod_revision(p))
+        old = [r for r in revisions if r["metadata"]["name"] not in live]
+        limit = (set_.get("spec") or {}).get("revisionHistoryLimit")
+        limit = 10 if limit is None else int(limit)
+        if len(old) <= limit:
+            return
+        for r in old[:len(old) - limit]:
+            try:
+                await self.history.delete_controller_revision(r)
+            except ApiError as e:
+                if e.code != 404:  # a stale cache may still list a revision we already removed
+                    raise
+
+    # ---- one replica -------------------------------------------------------------------------
+    def _replica_needs_work(self, set_: dict[str, Any], update_set: dict[str, Any], pod: dict[str, Any]) -> bool:
+        """Whether process_replica would write anything for pod (lets Parallel mode skip the
+        settled majority of a large set without scheduling a coroutine per pod)."""
+        if utils.is_failed(pod) or utils.is_succeeded(pod):
+            return not utils.is_terminating(pod)
+        if not utils.is_created(pod):
+            return True
+        pc = self.pod_control
+        if utils.is_pending(pod) and pc.claims_need_creation(set_, pod):
+            return True
+        if not pc.claims_match_retention_policy(update_set, pod):
+            return True
+        return not (utils.identity_matches(set_, pod) and utils.storage_matches(set_, pod))
+
+    async def _process_replica(self, set_: dict[str, Any], update_set: dict[str, Any], monotonic: bool,
+                               replicas: list[dict[str, Any]], i: int) -> bool:
+        """Returns True when the pass must stop here (monotonic mode)."""
+        pc = self.pod_control
+        pod = replicas[i]
+        # Failed and Succeeded pods are deleted; the replacement is created on a later pass, once
+        # the old pod is gone from the store (a pod with the same name cannot be created before).
+        if utils.is_failed(pod) or utils.is_succeeded(pod):
+            if not utils.is_terminating(pod):
+                await pc.delete_stateful_pod(set_, pod)
+            return True
+        if not utils.is_created(pod):
+            if pc.pod_claim_is_stale(set_, pod):
+                return True  # a claim of an earlier incarnation must be collected first
+            await pc.create_stateful_pod(set_, pod)
+            if monotonic:
+                return True
+        if utils.is_pending(pod):
+            await pc.create_missing_persistent_volume_claims(set_, pod)
+        if utils.is_terminating(pod) and monotonic:
+            return True
+        if not utils.is_running_and_ready(pod) and monotonic:
+            return True
+        if monotonic and not utils.is_running_and_available(pod, utils.min_ready_seconds(set_)):
+            return True
+        retention_match = pc.claims_match_retention_policy(update_set, pod)
+        if utils.identity_matches(set_, pod) and utils.storage_matches(set_, pod) and retention_match:
+            return False
+        await pc.update_stateful_pod(update_set, deepcopy(pod))
+        return False
+
+    async def _process_condemned(self, set_: dict[str, Any], first_unhealthy: dict[str, Any] | None,
+                                 monotonic: bool, condemned: list[dict[str, Any]], i: int) -> bool:
+        pod = condemned[i]
+        if utils.is_terminating(pod):
+            return monotonic  # monotonic: wait for it to go away
+        if monotonic and pod is not first_unhealthy:
+            if not utils.is_running_and_ready(pod):
+                return True
+            if not utils.is_running_and_available(pod, utils.min_ready_seconds(set_)):
+                return True
+        log.debug("Pod %s of StatefulSet %s/%s is terminating for scale down", pod["metadata"]["name"],
+                  set_["metadata"].get("namespace"), set_["metadata"]["name"])
+        await self.pod_control.delete_stateful_pod(set_, pod)
+        return True
+
+    @staticmethod
+    async def _run_for_all(items: list[int], fn: ReplicaFn, monotonic: bool) -> tuple[bool, BaseException | None]:
+        """Monotonic: in order, stopping at the first stop or error. Otherwise slow-start batches."""
+        if monotonic:
+            for i in items:
+                try:
+                    if await fn(i):
+                        return True, None
+                except Exception as e:
+                    return True, e
+            return False, None
+        _, err = await slow_start_batch(1, items, fn)
+        if err is not None:
+            return True, err
+        return False, None
+
+    # ---- the pass ------------------------------------------------------------------------------
+    async def _update_stateful_set(self, set_: dict[str, Any], current_rev: dict[str, Any],
+                                   update_rev: dict[str, Any], collision_count: int, pods: list[dict[str, Any]]
+                                   ) -> tuple[dict[str, Any] | None, BaseException | None]:
+        current_set = utils.apply_revision(set_, current_rev)
+        update_set = utils.apply_revision(set_, update_rev)
+        cur_name = current_rev["metadata"]["name"]
+        upd_name = update_rev["metadata"]["name"]
+        mrs = utils.min_ready_seconds(set_)
+        status: dict[str, Any] = {
+            "observedGeneration": int(set_["metadata"].get("generation") or 0),
+            "currentRevision": cur_name,
+            "updateRevision": upd_name,
+            "collisionCount": collision_count,
+        }
+        replica_count = utils.get_replicas(set_)
+        start = utils.get_start_ordinal(set_)
+        end = start + replica_count - 1
+        replicas: list[Any] = [None] * replica_count
+        condemned: list[dict[str, Any]] = []
+        for p in pods:
+            o = utils.get_ordinal(p)
+            if start <= o <= end:
+                replicas[o - start] = p
+            elif o >= 0:
+                condemned.append(p)
+        for idx in range(replica_count):
+            if replicas[idx] is None:
+                replicas[idx] = utils.new_versioned_stateful_set_pod(current_set, update_set, cur_name, upd_name,
+                                                                     start + idx)
+        condemned.sort(key=lambda p: -utils.get_ordinal(p))
+
+        def compute(*lists: list[dict[str, Any]]) -> None:
+            _update_status(status, mrs, cur_name, upd_name, *lists)
+
+        compute(pods)
+
+        first_unhealthy = None
+        for p in replicas:
+            if not utils.is_healthy(p):
+                first_unhealthy = p
+                break
+        if first_unhealthy is None:
+            for p in reversed(condemned):
+                if not utils.is_healthy(p):
+                    first_unhealthy = p
+                    break
+
+        if set_["metadata"].get("deletionTimestamp"):
+            return status, None
+
+        monotonic = not utils.allows_burst(set_)
+
+        async def process_replica(i: int) -> bool:
+            return await self._process_replica(set_, update_set, monotonic, replicas, i)
+
+        if monotonic:
+            items = list(range(replica_count))
+        else:
+            items = [i for i in range(replica_count) if self._replica_needs_work(set_, update_set, replicas[i])]
+        stop, err = await self._run_for_all(items, process_replica, monotonic)
+        if stop or err is not None:
+            compute(replicas, condemned)
+            return status, err
+
+        pc = self.pod_control
+
+        async def fix_pod_claim(i: int) -> bool:
+            if not pc.claims_match_retention_policy(update_set, condemned[i]):
+                await pc.update_pod_claim_for_retention_policy(update_set, condemned[i])
+            return False
+
+        stop, err = await self._run_for_all(list(range(len(condemned))), fix_pod_claim, monotonic)
+        if stop or err is not None:
+            compute(replicas, condemned)
+            return status, err
+
+        async def process_condemned(i: int) -> bool:
+            return await self._process_condemned(set_, first_unhealthy, monotonic, condemned, i)
+
+        stop, err = await self._run_for_all(list(range(len(condemned))), process_condemned, monotonic)
+        if stop or err is not None:
+            compute(replicas, condemned)
+            return status, err
+
+        compute(replicas, condemned)
+
+        if utils.update_strategy_type(set_) == utils.ON_DELETE:
+            return status, None
+
+        if self.features.get("MaxUnavailableStatefulSet"):
+            return await self._update_after_invariant_established(set_, replicas, upd_name, status)
+
+        ru = ((set_.get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate")
+        update_min = int(ru.get("partition") or 0) if ru is not None else 0
+        for target in range(len(replicas) - 1, update_min - 1, -1):
+            pod = replicas[target]
+            if utils.get_pod_revision(pod) != upd_name and not utils.is_terminating(pod):
+                log.debug("Pod %s of StatefulSet %s is terminating for update", pod["metadata"]["name"],
+                          set_["metadata"]["name"])
+                try:
+                    await pc.delete_stateful_pod(set_, pod)
+                except ApiError as e:
+                    if e.code != 404:
+                        return status, e
+                status["currentReplicas"] = status.get("currentReplicas", 0) - 1
+                return status, None
+            if not utils.is_healthy(pod):
+                return status, None  # wait for the updated pod above to become healthy
+        return status, None
+
+    async def _update_after_invariant_established(self, set_: dict[str, Any], replicas: list[dict[str, Any]],
+                                                  upd_name: str, status: dict[str, Any]
+                                                  ) -> tuple[dict[str, Any], BaseException | None]:
+        """Rolling update with maxUnavailable (feature gate MaxUnavailableStatefulSet)."""
+        replica_count = utils.get_replicas(set_)
+        ru = ((set_.get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate")
+        update_min = 0
+        max_unavailable = 1
+        if ru is not None:
+            update_min = int(ru.get("partition") or 0)
+            try:
+                max_unavailable = utils.get_max_unavailable(ru.get("maxUnavailable"), replica_count)
+            except ValueError as e:
+                return status, e
+        unavailable = sum(1 for p in replicas if not utils.is_healthy(p))
+        if unavailable >= max_unavailable:
+            return status, None
+        to_delete = max_unavailable - unavailable
+        deleted = 0
+        target = len(replicas) - 1
+        while target >= update_min and deleted < to_delete:
+            pod = replicas[target]
+            if utils.get_pod_revision(pod) != upd_name and not utils.is_terminating(pod):
+                try:
+                    await self.pod_control.delete_stateful_pod(set_, pod)
+                except ApiError as e:
+                    if e.code != 404:
+                        return status, e
+                deleted += 1
+                status["currentReplicas"] = status.get("currentReplicas", 0) - 1
+            target -= 1
+        return status, None
+
+    async def _update_status(self, set_: dict[str, Any], status: dict[str, Any]) -> None:
+        utils.complete_rolling_update(set_, status)
+        if not utils.inconsistent_status(set_, status):
+            return
+        await self.status_updater.update_status(set_, status)
+
+
+def _update_status(status: dict[str, Any], min_ready: int, cur_name: str, upd_name: str,
+                   *pod_lists: list[dict[str, Any]]) -> None:
+    """Recount replicas, ready, available, current and updated over the given pods."""
+    replicas = ready = available = current = updated = 0
+    for pods in pod_lists:
+        for p in pods:
+            created = utils.is_created(p)
+            if created:
+                replicas += 1
+            if utils.is_running_and_ready(p):
+                ready += 1
+                if utils.is_running_and_available(p, min_ready):
+                    available += 1
+            if created and not utils.is_terminating(p):
+                rev = utils.get_pod_revision(p)
+                if rev == cur_name:
+                    current += 1
+                if rev == upd_name:
+                    updated += 1
+    status["replicas"] = replicas
+    status["readyReplicas"] = ready
+    status["availableReplicas"] = available
+    status["currentReplicas"] = current
+    status["updatedReplicas"] = updated
+
+
+def status_for_set(set_: dict[str, Any]) -> dict[str, Any]:
+    """The counters of a set's current status, for tests and tools."""
+    st = set_.get("status") or {}
+    return {k: int(st.get(k) or 0) for k in utils.STATUS_COUNTERS}

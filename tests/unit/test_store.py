@@ -1,0 +1,461 @@
+"""The versioned store (DESIGN.md layer 1): revisions, conflicts, watch, compaction, durability.
+
+Every behaviour is checked on both backends (memory and SQLite) unless it is about the disk.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from kubeling.storage.base import (
+    ADDED,
+    DELETED,
+    MODIFIED,
+    Compacted,
+    KeyExists,
+    KeyNotFound,
+    RevisionConflict,
+)
+from kubeling.storage.sqlite import open_memory, open_sqlite
+from kubeling.storage.store import Store
+
+
+def obj(name: str, ns: str = "default", **extra: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, **extra}
+
+
+def key(name: str, ns: str = "default") -> str:
+    return f"/registry/configmaps/{ns}/{name}"
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Any) -> Callable[[], Store]:
+    """A factory: each call opens the store (for sqlite: the same file again, as a restart does)."""
+    path = os.path.join(tmp_path, "state.db")
+
+    def factory() -> Store:
+        return open_memory() if request.param == "memory" else open_sqlite(path)
+
+    factory.kind = request.param  # type: ignore[attr-defined]
+    return factory
+
+
+def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(coro_fn())
+
+
+async def drain(w: Any, n: int, timeout: float = 2.0) -> list[Any]:
+    out = []
+    for _ in range(n):
+        ev = await w.next(timeout)
+        assert ev is not None, f"expected {n} events, got {len(out)}"
+        out.append(ev)
+    return out
+
+
+# ---- writes and revisions -----------------------------------------------------------------------------
+
+
+def test_create_update_delete_revisions(open_store: Callable[[], Store]) -> None:
+    async def body() -> None:
+        s = open_store()
+        a = await s.create(key("a"), obj("a"))
+        b = await s.create(key("b"), obj("b"))
+        assert (a.create_rev, a.mod_rev) == (1, 1)
+        assert (b.create_rev, b.mod_rev) == (2, 2)
+        assert a.obj["metadata"]["resourceVersion"] == "1"
+        assert s.revision == 2
+        u = await s.update(key("a"), {**a.copy(), "data": {"k": "v"}}, expected_rev=1)
+        assert (u.create_rev, u.mod_rev) == (1, 3)
+        assert u.obj["metadata"]["resourceVersion"] == "3"
+        assert s.get(key("a")).obj["data"] == {"k": "v"}
+        d = await s.delete(key("b"))
+        # The delete is a revision of its own; the tombstone carries the last state stamped with it.
+        assert d.mod_rev == 4 and s.revision == 4
+        assert d.obj["metadata"]["name"] == "b" and d.obj["metadata"]["resourceVersion"] == "4"
+        assert s.get(key("b")) is None
+        # Deleting must not have mutated the previous version readers may still hold.
+        assert b.obj["metadata"]["resourceVersion"] == "2"
+        await s.close()
+
+    run(body)
+
+
+def test_raw_bytes_match_object_and_copy_is_private(open_store: Callable[[], Store]) -> None:
+    async def body() -> None:
+        s = open_store()
+        kv = await s.create(key("a"), obj("a", data={"x": "1"}))
+        c = kv.copy()
+        assert c == kv.obj
+        c["data"]["x"] = "2"
+        assert kv.obj["data"]["x"] == "1"
+        await s.close()
+
+    run(body)
+
+
+def test_conflicts_and_missing_keys(open_store: Callable[[], Store]) -> None:
+    async def body() -> None:
+        s = open_store()
+        a = await s.create(key("a"), obj("a"))
+        with pytest.raises(KeyExists):
+            await s.create(key("a"), obj("a"))
+        await s.update(key("a"), a.copy(), expected_rev=a.mod_rev)
+        with pytest.raises(RevisionConflict) as ei:
+            await s.update(key("a"), a.copy(), expected_rev=a.mod_rev)
+        assert ei.value.current is not None and ei.value.current.mod_rev == 2
+        with pytest.raises(RevisionConflict):
+            await s.delete(key("a"), expected_rev=a.mod_rev)
+        with pytest.raises(KeyNotFound):
+            await s.update(key("nope"), obj("nope"))
+        with pytest.raises(KeyNotFound):
+            await s.delete(key("nope"))
+        # Failed writes consume no revision.
+        assert s.revision == 2
+        await s.close()
+
+    run(body)
+
+
+def test_update_without_expected_revision_always_applies(open_store: Callable[[], Store]) -> None:
+    async def body() -> None:
+        s = open_store()
+        a = await s.create(key("a"), obj("a"))
+        await s.update(key("a"), a.copy())
+        kv = await s.update(key("a"), a.copy())
+        assert kv.mod_rev == 3
+        await s.close()
+
+    run(body)
+
+
+# ---- list and prefixes --------------------------------------------------------------------------------
+
+
+def test_list_prefix_filtering_is_segment_exact(open_store: Callable[[], Store]) -> None:
+    async def body() -> None:
+        s = open_store()
+        for ns, name in [("default", "b"), ("default", "a"), ("default2", "c"), ("kube-system", "d")]:
+            await s.create(key(name, ns), obj(name, ns))
+        await s.create("/registry/secrets/default/a", {"metadata": {"name": "a", "namespace": "default"}})
+        items, rev = s.list("/registry/configmaps/default/")
+        assert [kv.key for kv in items] == [key("a"), key("b")]  # sorted, and not default2
+        assert rev == s.revision == 5
+        items, _ = s.list("/registry/configmaps/")
+        assert len(items) == 4
+        assert s.count("/registry/configmaps/") == 4
+        assert s.count("/registry/configmaps/default/") == 2
+        await s.delete(key("a"))
+        assert [kv.key for kv in s.list("/registry/configmaps/default/")[0]] == [key("b")]
+        await s.close()
+
+    run(body)
+
+
+# ---- watch --------------------------------------------------------------------------------------------
+
+
+def test_watch_live_events_in_order(open_store: Callable[[], Store]) -> None:
+    async def body() -> None:
+        s = open_store()
+        w = s.watch("/registry/configmaps/default/", s.revision)
+        a = await s.create(key("a"), obj("a"))
+        await s.create(key("x", "other"), obj("x", "other"))  # outside the prefix
+        await s.update(key("a"), a.copy())
+        await s.delete(key("a"))
+        evs = await drain(w, 3)
+        assert [(e.type, e.rev) for e in evs] == [(ADDED, 1), (MODIFIED, 3), (DELETED, 4)]
+        assert evs[1].prev is not None and evs[1].prev.mod_rev == 1
+        assert evs[2].prev is not None and evs[2].prev.mod_rev == 3
+        assert await w.next(0.05) is None
+        w.close()
+        await s.close()
+
+    run(body)
+
+
+def test_watch_from_past_revision_replays_history(open_store: Callable[[], Store]) -> None:
+    async def body() -> None:
+        s = open_store()
+        a = await s.create(key("a"), obj("a"))  # 1
+        await s.create(key("b"), obj("b"))  # 2
+        await s.update(key("a"), a.copy())  # 3
+        await s.delete(key("b"))  # 4
+        w = s.watch("/registry/configmaps/", 2)
+        evs = await drain(w, 2)
+        assert [(e.type, e.kv.key, e.rev) for e in evs] == [(MODIFIED, key("a"), 3), (DELETED, key("b"), 4)]
+        # Then live events continue on the same watcher, without gaps or duplicates.
+        await s.create(key("c"), obj("c"))
+        (ev,) = await drain(w, 1)
+        assert (ev.type, ev.rev) == (ADDED, 5)
+        w.close()
+        # A watch from the current revision replays nothing.
+        w2 = s.watch("/registry/configmaps/", s.revision)
+        assert await w2.next(0.05) is None
+        w2.close()
+        await s.close()
+
+    run(body)
+
+
+def test_watch_single_key(open_store: Callable[[], Store]) -> None:
+    async def body() -> None:
+        s = open_store()
+        w = s.watch(key("a"), 0)
+        await s.create(key("ab"), obj("ab"))
+        await s.create(key("a"), obj("a"))
+        (ev,) = await drain(w, 1)
+        assert ev.kv.key == key("a")
+        assert await w.next(0.05) is None
+        w.close()
+        await s.close()
+
+    run(body)
+
+
+def test_closed_watcher_gets_no_more_events(open_store: Callable[[], Store]) -> None:
+    async def body() -> None:
+        s = open_store()
+        w = s.watch("/registry/configmaps/", 0)
+        w.close()
+        await s.create(key("a"), obj("a"))
+        assert await w.next(0.05) is None
+        assert w.closed
+        await s.close()
+
+    run(body)
+
+
+def test_store_close_ends_watchers(open_store: Callable[[], Store]) -> None:
+    async def body() -> None:
+        s = open_store()
+        w = s.watch("/registry/configmaps/", 0)
+        await s.close()
+        got = [ev async for ev in w]
+        assert got == []
+
+    run(body)
+
+
+# ---- compaction ---------------------------------------------------------------------------------------
+
+
+def test_compaction_makes_old_watches_fail(open_store: Callable[[], Store]) -> None:
+    async def body() -> None:
+        s = open_store()
+        a = await s.create(key("a"), obj("a"))
+        for _ in range(4):
+            a = await s.update(key("a"), a.copy())
+        assert s.revision == 5
+        await s.compact(3)
+        assert s.oldest_revision == 3
+        with pytest.raises(Compacted) as ei:
+            s.watch("/registry/configmaps/", 2)
+        assert ei.value.requested == 2
+        # From the compacted revision on, history is still served.
+        w = s.watch("/registry/configmaps/", 3)
+        assert [e.rev for e in await drain(w, 2)] == [4, 5]
+        w.close()
+        # Current state is untouched by compaction.
+        assert s.get(key("a")).mod_rev == 5
+        # Compacting backwards is a no-op.
+        await s.compact(1)
+        assert s.oldest_revision == 3
+        await s.close()
+
+    run(body)
+
+
+def test_ring_overflow_compacts_implicitly() -> None:
+    async def body() -> None:
+        s = Store(None, ring_size=5)
+        for i in range(10):
+            await s.create(key(f"o{i}"), obj(f"o{i}"))
+        with pytest.raises(Compacted):
+            s.watch("/registry/configmaps/", 2)
+        w = s.watch("/registry/configmaps/", 6)
+        assert [e.rev for e in await drain(w, 4)] == [7, 8, 9, 10]
+        w.close()
+        await s.close()
+
+    run(body)
+
+
+# ---- durability (SQLite) ------------------------------------------------------------------------------
+
+
+def test_sqlite_reload_restores_state(tmp_path: Any) -> None:
+    path = os.path.join(tmp_path, "state.db")
+
+    async def write() -> None:
+        s = open_sqlite(path)
+        a = await s.create(key("a"), obj("a", data={"v": "1"}))  # 1
+        await s.create(key("b"), obj("b"))  # 2
+        await s.update(key("a"), {**a.copy(), "data": {"v": "2"}})  # 3
+        await s.delete(key("b"))  # 4
+        await s.create(key("c", "other"), obj("c", "other"))  # 5
+        await s.close()
+
+    async def read() -> None:
+        s = open_sqlite(path)
+        assert s.revision == 5
+        a = s.get(key("a"))
+        assert a is not None and a.obj["data"] == {"v": "2"}
+        assert (a.create_rev, a.mod_rev) == (1, 3)
+        assert a.obj["metadata"]["resourceVersion"] == "3"
+        assert s.get(key("b")) is None
+        assert [kv.key for kv in s.list("/registry/configmaps/")[0]] == [key("a"), key("c", "other")]
+        # Watches resume from a revision observed before the restart.
+        w = s.watch("/registry/configmaps/", 2)
+        evs = await drain(w, 3)
+        assert [(e.type, e.rev) for e in evs] == [(MODIFIED, 3), (DELETED, 4), (ADDED, 5)]
+        assert evs[0].prev is not None and evs[0].prev.obj["data"] == {"v": "1"}
+        w.close()
+        # New writes continue the sequence.
+        d = await s.create(key("d"), obj("d"))
+        assert d.mod_rev == 6
+        await s.close()
+
+    asyncio.run(write())
+    asyncio.run(read())
+
+
+def test_sqlite_write_acknowledged_only_after_commit(tmp_path: Any) -> None:
+    """An acknowledged write is readable by a second, independent connection to the file."""
+    path = os.path.join(tmp_path, "state.db")
+
+    async def body() -> None:
+        s = open_sqlite(path)
+        await asyncio.gather(*(s.create(key(f"o{i}"), obj(f"o{i}")) for i in range(50)))
+        other = open_sqlite(path)
+        assert other.revision == 50
+        assert len(other.list("/registry/configmaps/")[0]) == 50
+        await other.close()
+        await s.close()
+
+    asyncio.run(body())
+
+
+def test_sqlite_group_commit_keeps_order_and_revisions(tmp_path: Any) -> None:
+    path = os.path.join(tmp_path, "state.db")
+
+    async def body() -> None:
+        s = open_sqlite(path)
+        w = s.watch("/registry/configmaps/", 0)
+        kvs = await asyncio.gather(*(s.create(key(f"o{i:03d}"), obj(f"o{i:03d}")) for i in range(200)))
+        assert sorted(kv.mod_rev for kv in kvs) == list(range(1, 201))
+        evs = await drain(w, 200)
+        assert [e.rev for e in evs] == list(range(1, 201))
+        w.close()
+        await s.close()
+        s2 = open_sqlite(path)
+        assert s2.revision == 200 and s2.count("/registry/configmaps/") == 200
+        await s2.close()
+
+    asyncio.run(body())
+
+
+def test_revisions_never_reused_after_restart(tmp_path: Any) -> None:
+    path = os.path.join(tmp_path, "state.db")
+
+    async def phase1() -> None:
+        s = open_sqlite(path)
+        await s.create(key("a"), obj("a"))  # 1
+        await s.delete(key("a"))  # 2: the newest revision is a tombstone
+        await s.close()
+
+    async def phase2() -> None:
+        s = open_sqlite(path)
+        assert s.revision == 2
+        kv = await s.create(key("a"), obj("a"))
+        assert kv.mod_rev == 3
+        await s.close()
+
+    asyncio.run(phase1())
+    asyncio.run(phase2())
+
+
+def test_revisions_never_reused_after_compacting_a_tombstone(tmp_path: Any) -> None:
+    path = os.path.join(tmp_path, "state.db")
+
+    async def phase1() -> None:
+        s = open_sqlite(path)
+        await s.create(key("keep"), obj("keep"))  # 1
+        await s.create(key("a"), obj("a"))  # 2
+        await s.delete(key("a"))  # 3: newest revision is a tombstone ...
+        await s.compact(3)  # ... and compaction removes its row
+        await s.close()
+
+    async def phase2() -> None:
+        s = open_sqlite(path)
+        assert s.revision == 3
+        assert s.oldest_revision == 3
+        assert s.get(key("a")) is None
+        assert s.get(key("keep")) is not None and s.get(key("keep")).mod_rev == 1
+        with pytest.raises(Compacted):
+            s.watch("/registry/configmaps/", 1)
+        kv = await s.create(key("b"), obj("b"))
+        assert kv.mod_rev == 4
+        await s.close()
+
+    asyncio.run(phase1())
+    asyncio.run(phase2())
+
+
+def test_sqlite_compaction_survives_restart(tmp_path: Any) -> None:
+    path = os.path.join(tmp_path, "state.db")
+
+    async def phase1() -> None:
+        s = open_sqlite(path)
+        a = await s.create(key("a"), obj("a"))
+        for i in range(5):
+            a = await s.update(key("a"), {**a.copy(), "data": {"i": str(i)}})  # 2..6
+        await s.create(key("b"), obj("b"))  # 7
+        await s.compact(6)
+        await s.close()
+
+    async def phase2() -> None:
+        s = open_sqlite(path)
+        assert s.revision == 7
+        assert s.oldest_revision >= 6
+        assert s.get(key("a")).obj["data"] == {"i": "4"}
+        with pytest.raises(Compacted):
+            s.watch("/registry/configmaps/", 3)
+        w = s.watch("/registry/configmaps/", 6)
+        (ev,) = await drain(w, 1)
+        assert (ev.type, ev.kv.key) == (ADDED, key("b"))
+        w.close()
+        await s.close()
+
+    asyncio.run(phase1())
+    asyncio.run(phase2())
+
+
+def test_sqlite_reload_ring_limits_history(tmp_path: Any) -> None:
+    """After a restart, watches resume within the kept history; older ones get Compacted (→ 410)."""
+    from kubeling.storage.sqlite import SQLiteLog
+
+    path = os.path.join(tmp_path, "state.db")
+
+    async def phase1() -> None:
+        s = Store(SQLiteLog(path, ring_size=5))
+        for i in range(10):
+            await s.create(key(f"o{i}"), obj(f"o{i}"))
+        await s.close()
+
+    async def phase2() -> None:
+        s = Store(SQLiteLog(path, ring_size=5), ring_size=5)
+        assert s.revision == 10
+        with pytest.raises(Compacted):
+            s.watch("/registry/configmaps/", 1)
+        w = s.watch("/registry/configmaps/", 7)
+        assert [e.rev for e in await drain(w, 3)] == [8, 9, 10]
+        w.close()
+        await s.close()
+
+    asyncio.run(phase1())
+    asyncio.run(phase2())

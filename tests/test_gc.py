@@ -201,6 +201,24 @@ def test_python_client_propagation_policies(cluster: KubelingCluster, ns: str) -
             assert not s.metadata.owner_references
 
 
+def test_many_dependents_collected(cluster: KubelingCluster, ns: str) -> None:
+    """One owner, hundreds of dependents: all collected promptly after a background delete."""
+    _apply(cluster, _cm("big-owner", ns))
+    owner = _get(cluster, "configmap", "big-owner", ns)
+    n = 300
+    _apply(cluster, *[_cm(f"dep-{i}", ns, [_ref(owner, block=True, controller=True)]) for i in range(n)])
+
+    def count() -> int:
+        return len(json.loads(cluster.kubectl("get", "configmaps", "-n", ns, "-o", "json").stdout)["items"])
+
+    assert count() >= n + 1
+    t0 = time.monotonic()
+    cluster.kubectl("delete", "configmap", "big-owner", "-n", ns)
+    # only kube-root-ca.crt (if something publishes it) may remain
+    wait_for(lambda: count() <= 1, timeout=30, interval=0.1, what=f"{n} dependents collected")
+    assert time.monotonic() - t0 < 10
+
+
 # ---- dangling and invalid owners ----------------------------------------------------------------------------
 
 

@@ -169,6 +169,52 @@ def dyn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubelingCluster]:
         c.stop()
 
 
+# ---- the matcher itself (pure, no cluster) ------------------------------------------------------------
+
+def test_indexed_matcher_agrees_with_upstream_scan() -> None:
+    """The binder's bisecting matcher picks exactly what upstream's full scan (findBestMatchForClaim
+    over every volume) picks, over random volumes and claims."""
+    import random
+
+    from kubeling.controllers.persistentvolume_utils import (
+        FreeVolumeIndex,
+        find_best_match,
+        find_best_match_indexed,
+    )
+
+    rnd = random.Random(7)
+    modes_pool = [("ReadWriteOnce",), ("ReadWriteOnce", "ReadOnlyMany"), ("ReadWriteMany",),
+                  ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany"), ("ReadWriteOncePod",)]
+    sizes = ["500Mi", "1Gi", "2Gi", "1536Mi", "5Gi", "10Gi"]
+    for _ in range(200):
+        vols = []
+        for i in range(rnd.randint(0, 25)):
+            v = pv(f"v{i:02d}", rnd.choice(sizes), rnd.choice(modes_pool), cls=rnd.choice(["", "a", "b"]),
+                   labels={"z": rnd.choice(["1", "2"])})
+            v["status"] = {"phase": rnd.choice(["Available", "Available", "Available", "Pending"])}
+            v["spec"]["volumeMode"] = rnd.choice(["Filesystem", "Filesystem", "Block"])
+            if rnd.random() < 0.15:
+                v["spec"]["claimRef"] = {"namespace": "ns", "name": rnd.choice(["c", "other"])}
+            if rnd.random() < 0.05:
+                v["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z"
+            vols.append(v)
+        claim = pvc("c", "ns", rnd.choice(sizes), rnd.choice(modes_pool), cls=rnd.choice(["", "a", "b"]),
+                    selector={"z": "1"} if rnd.random() < 0.3 else None)
+        claim["metadata"]["uid"] = "u1"
+        claim["spec"]["volumeMode"] = rnd.choice(["Filesystem", "Filesystem", "Block"])
+        delay = rnd.random() < 0.3
+        excluded = {f"v{rnd.randint(0, 25):02d}"} if rnd.random() < 0.3 else None
+        free = FreeVolumeIndex()
+        for v in vols:
+            free.update(v)
+        by_name = {v["metadata"]["name"]: v for v in vols}
+        prebound = [v for v in vols if (v["spec"].get("claimRef") or {}).get("name") == "c"]
+        want = find_best_match(claim, vols, delay, None, excluded)
+        got = find_best_match_indexed(claim, prebound, free, by_name.get, delay, None, excluded)
+        assert (want or {}).get("metadata", {}).get("name") == (got or {}).get("metadata", {}).get("name"), \
+            (claim, vols)
+
+
 # ---- Must show 1: the seed's static walkthrough -------------------------------------------------------
 
 def test_seed_static_pvs_then_claims(static: KubelingCluster) -> None:
@@ -453,3 +499,65 @@ def test_pod_with_wait_for_first_consumer_claim(dyn: KubelingCluster) -> None:
     assert v["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == [node]
     wait_for(lambda: (get(dyn, "pod", "consumer", ns)["spec"].get("nodeName")) == node, timeout=30,
              what="pod on the volume's node")
+
+
+@pytest.mark.skipif(not (_has("kubeling.controllers.statefulset") and _has("kubeling.scheduler.scheduler")),
+                    reason="needs the StatefulSet controller and the scheduler")
+def test_statefulset_gets_provisioned_volumes_that_outlive_pods(dyn: KubelingCluster) -> None:
+    ns = new_ns(dyn)
+    with open(os.path.join(SEED, "nginx-sts.yaml")) as f:
+        text = f.read().replace("namespace: default", f"namespace: {ns}")
+    dyn.kubectl("apply", "-f", "-", input=text)
+    claims = {n: wait_bound(dyn, n, ns, timeout=60) for n in ("www-web-0", "www-web-1")}
+    for n, c in claims.items():
+        assert c["spec"]["storageClassName"] == "standard"
+        pod = wait_for(lambda n=n: (p := get(dyn, "pod", n.removeprefix("www-"), ns)) and p["spec"].get("nodeName")
+                       and p, timeout=60, what=f"pod of {n} scheduled")
+        v = get(dyn, "pv", c["spec"]["volumeName"])
+        affinity = v["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]
+        assert affinity["values"] == [pod["spec"]["nodeName"]]  # each volume on its pod's node
+    path = get(dyn, "pv", claims["www-web-0"]["spec"]["volumeName"])["spec"]["hostPath"]["path"]
+    with open(os.path.join(path, "index.html"), "w") as f:
+        f.write("web-0 data")
+    old_uid = get(dyn, "pod", "web-0", ns)["metadata"]["uid"]
+    dyn.kubectl("delete", "pod", "web-0", "-n", ns, "--wait=false")
+    wait_for(lambda: (p := get(dyn, "pod", "web-0", ns)) and p["metadata"]["uid"] != old_uid, timeout=60,
+             what="web-0 recreated")
+    c = get(dyn, "pvc", "www-web-0", ns)
+    assert c["metadata"]["uid"] == claims["www-web-0"]["metadata"]["uid"]
+    assert c["spec"]["volumeName"] == claims["www-web-0"]["spec"]["volumeName"]
+    with open(os.path.join(path, "index.html")) as f:
+        assert f.read() == "web-0 data"
+
+
+def test_binding_and_provisioning_converge_after_a_crash(make_cluster: Any) -> None:
+    """SIGKILL in the middle of binding and provisioning: after the restart every claim is bound
+    exactly once, each provisioned volume exists once, with its directory."""
+    c = make_cluster()
+    ensure_node(c, "node1")
+    ns = new_ns(c)
+    n = 25
+    apply(c, *[pv(f"crash-{i:02d}", "1Gi", cls="") for i in range(n)])
+    apply(c, *[pvc(f"s{i:02d}", ns, cls="") for i in range(n)],
+          *[pvc(f"d{i:02d}", ns, annotations={"volume.kubernetes.io/selected-node": "node1"}) for i in range(n)])
+    c.kill()
+    c.start()
+
+    def all_bound() -> list[dict[str, Any]] | None:
+        items = json.loads(c.kubectl("get", "pvc", "-n", ns, "-o", "json").stdout)["items"]
+        return items if len(items) == 2 * n and all(i["status"].get("phase") == "Bound" for i in items) else None
+
+    claims = wait_for(all_bound, timeout=60, what="every claim Bound after the restart")
+    vols = {v["metadata"]["name"]: v for v in json.loads(c.kubectl("get", "pv", "-o", "json").stdout)["items"]}
+    used = [cl["spec"]["volumeName"] for cl in claims]
+    assert len(set(used)) == len(used)  # no volume serves two claims
+    for cl in claims:
+        v = vols[cl["spec"]["volumeName"]]
+        assert v["spec"]["claimRef"]["uid"] == cl["metadata"]["uid"] and v["status"]["phase"] == "Bound"
+        if cl["metadata"]["name"].startswith("d"):
+            assert v["metadata"]["name"] == "pvc-" + cl["metadata"]["uid"]
+            assert os.path.isdir(v["spec"]["hostPath"]["path"])
+    provisioned = [name for name in vols if name.startswith("pvc-")]
+    assert len(provisioned) == n
+    dirs = os.listdir(os.path.join(c.data_dir, "local-path"))
+    assert len(dirs) == n

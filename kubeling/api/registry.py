@@ -77,7 +77,7 @@ class Registry:
             if r is not None:
                 await r
 
-    def _check_namespace(self, rt: ResourceType, ns: str | None, creating: bool) -> None:
+    def _check_namespace(self, rt: ResourceType, ns: str | None, creating: bool, name: str = "") -> None:
         if not rt.namespaced:
             return
         if not ns:
@@ -86,10 +86,11 @@ class Registry:
         if nskv is None:
             raise errors.not_found("namespaces", "", ns)
         if creating and nskv.obj.get("metadata", {}).get("deletionTimestamp"):
+            what = f'{rt.qualified} "{name}"' if name else rt.qualified
             raise ApiError(403, "Forbidden",
-                           f"{rt.plural} \"{{name}}\" is forbidden: unable to create new content in namespace "
+                           f"{what} is forbidden: unable to create new content in namespace "
                            f"{ns} because it is being terminated",
-                           group=rt.group, kind=rt.plural)
+                           name=name, group=rt.group, kind=rt.plural)
 
     def _decode_checks(self, rt: ResourceType, obj: Any, ns: str | None, req: Request,
                        decoding: bool = False) -> dict[str, Any]:
@@ -161,7 +162,7 @@ class Registry:
             else:
                 raise errors.invalid(rt.kind, rt.group, "", [errors.required(
                     "metadata.name", "name or generateName is required")])
-        self._check_namespace(rt, ns, creating=True)
+        self._check_namespace(rt, ns, creating=True, name=md["name"])
         now = time.time()
         md["uid"] = meta.new_uid()
         md["creationTimestamp"] = meta.now_rfc3339(now)
@@ -389,7 +390,7 @@ class Registry:
                 raise errors.not_found(rt.plural, rt.group, name)
             new = ssa.server_side_apply(None, data, req.field_manager, req.force, rt.def_name, now)
             new_md = new["metadata"]
-            self._check_namespace(rt, ns, creating=True)
+            self._check_namespace(rt, ns, creating=True, name=name)
             new_md["uid"] = meta.new_uid()
             new_md["creationTimestamp"] = now
             new_md.pop("resourceVersion", None)

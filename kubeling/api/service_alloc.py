@@ -46,17 +46,23 @@ class ServiceAllocator:
         return ips, ports
 
     def _pick_ip(self, used: set[str]) -> str:
+        # Upstream's bitmap allocator (KEP-3070): dynamic allocations come from the range above a small
+        # band at the bottom kept for static IPs (min(max(16, size/16), 256) addresses), at random; the
+        # bottom band is used only once the rest is full.
         size = self._last - self._first + 1
-        # Random probing like upstream's bitmap allocator (which also avoids sequential reuse).
-        for _ in range(64):
-            ip = str(ipaddress.ip_address(random.randint(self._first, self._last)))
-            if ip not in used:
-                return ip
-        start = random.randint(0, size - 1)
-        for i in range(size):
-            ip = str(ipaddress.ip_address(self._first + (start + i) % size))
-            if ip not in used:
-                return ip
+        offset = _range_offset(size, 16, 256, 16)
+        for lo, n in ((self._first + offset, size - offset), (self._first, offset)):
+            if n <= 0:
+                continue
+            for _ in range(min(n, 64)):
+                ip = str(ipaddress.ip_address(lo + random.randrange(n)))
+                if ip not in used:
+                    return ip
+            start = random.randrange(n)
+            for i in range(n):
+                ip = str(ipaddress.ip_address(lo + (start + i) % n))
+                if ip not in used:
+                    return ip
         raise errors.ApiError(500, "InternalError", "Internal error occurred: failed to allocate a serviceIP: "
                               "range is full")
 
@@ -143,12 +149,34 @@ class ServiceAllocator:
             if keep:
                 p["nodePort"] = keep
                 continue
-            for _ in range(1000):
-                cand = random.randint(lo, hi)
-                if cand not in used:
-                    p["nodePort"] = cand
-                    used.add(cand)
-                    break
+            cand = _pick_port(lo, hi, used)
+            if cand is None:
+                raise errors.ApiError(500, "InternalError", "Internal error occurred: failed to allocate a "
+                                      "nodePort: range is full")
+            p["nodePort"] = cand
+            used.add(cand)
+
+
+def _range_offset(size: int, lo: int, hi: int, step: int) -> int:
+    """Size of the bottom band upstream keeps for static allocations: min(max(lo, size/step), hi)."""
+    if size < lo:
+        return 0
+    return max(lo, min(hi, size // step))
+
+
+def _pick_port(lo: int, hi: int, used: set[int]) -> int | None:
+    """A free node port, from above the static band first (KEP-3668: min(max(16, size/32), 128) ports)."""
+    size = hi - lo + 1
+    offset = _range_offset(size, 16, 128, 32)
+    for base, n in ((lo + offset, size - offset), (lo, offset)):
+        if n <= 0:
+            continue
+        start = random.randint(0, n - 1)
+        for i in range(n):
+            cand = base + (start + i) % n
+            if cand not in used:
+                return cand
+    return None
 
 
 def install(registry: Registry) -> ServiceAllocator:

@@ -336,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .node_cmd import add_parser as add_node_parser
 
     add_node_parser(sub)
+    from .dns_cmd import add_dns_parser
+
+    add_dns_parser(sub)
     return p
 
 

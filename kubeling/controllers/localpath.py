@@ -97,7 +97,7 @@ class LocalPathProvisioner:
     """Provisions claims annotated for rancher.io/local-path and deletes their released volumes."""
 
     name = "local-path-provisioner"
-    workers = 4
+    workers = 16
 
     def __init__(self, ctx: ComponentContext) -> None:
         self.client = ctx.client

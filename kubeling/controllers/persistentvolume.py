@@ -46,7 +46,7 @@ from .persistentvolume_utils import (
     ANN_STORAGE_PROVISIONER,
     INDEX_POD_PVC,
     INDEX_PV_CLAIM,
-    INDEX_PV_UNBOUND_CLASS,
+    FreeVolumeIndex,
     check_volume_satisfies_claim,
     claim_class,
     claim_has_class,
@@ -55,10 +55,9 @@ from .persistentvolume_utils import (
     claim_status_capacity,
     claimref_key,
     default_class,
-    find_best_match,
+    find_best_match_indexed,
     index_pod_by_pvc,
     index_pv_by_claim,
-    index_pv_unbound_by_class,
     is_delay_binding,
     is_pod_terminated,
     is_volume_bound_to_claim,
@@ -93,14 +92,13 @@ class PersistentVolumeController:
     and ("v", name) volume keys."""
 
     name = "persistentvolume-binder"
-    workers = 4
+    workers = 16
 
     def __init__(self, ctx: ComponentContext) -> None:
         self.client = ctx.client
         f = ctx.informers
         self.pvs = f.informer(PV)
         self.pvs.add_indexer(INDEX_PV_CLAIM, index_pv_by_claim)
-        self.pvs.add_indexer(INDEX_PV_UNBOUND_CLASS, index_pv_unbound_by_class)
         self.claims = f.informer(PVC)
         self.classes = f.informer(SC)
         self.pods = f.informer("pods")
@@ -114,6 +112,7 @@ class PersistentVolumeController:
         self._claim_new: dict[str, Obj] = {}
         # Volume name -> claim key while a bind is in flight: concurrent workers skip it.
         self._reserved: dict[str, str] = {}
+        self._free = FreeVolumeIndex()
         self._unbound: dict[str, str] = {}  # claims without bind-completed -> their class
         self._dirty_classes: set[str] = set()
         self._flush_scheduled = False
@@ -133,6 +132,7 @@ class PersistentVolumeController:
         self._pv_changed(old, pv)
 
     def _pv_changed(self, old: Obj | None, pv: Obj) -> None:
+        self._free.update(self._pv(pv["metadata"]["name"]) or pv)
         self.queue.add(("v", pv["metadata"]["name"]))
         ck = claimref_key(pv)
         if ck is not None:
@@ -143,6 +143,7 @@ class PersistentVolumeController:
             self._wake_class(volume_class(pv))
 
     def _pv_deleted(self, pv: Obj) -> None:
+        self._free.remove(pv["metadata"]["name"])
         self._pv_new.pop(pv["metadata"]["name"], None)
         ck = claimref_key(pv)
         if ck is not None:
@@ -222,6 +223,7 @@ class PersistentVolumeController:
     async def _write_pv(self, obj: Obj, status: bool = False) -> Obj:
         new = await (self.client.update_status(PV, obj) if status else self.client.update(PV, obj))
         self._pv_new[new["metadata"]["name"]] = new
+        self._free.update(new)
         return new
 
     async def _write_claim(self, obj: Obj, status: bool = False) -> Obj:
@@ -292,18 +294,10 @@ class PersistentVolumeController:
 
     def _find_best(self, claim: Obj, delay: bool, node: Obj | None) -> Obj | None:
         key = claim_key(claim)
-        cands = list(self.pvs.by_index(INDEX_PV_CLAIM, key))
-        if not delay or node is not None:
-            cands.extend(self.pvs.by_index(INDEX_PV_UNBOUND_CLASS, claim_class(claim)))
-        vols: dict[str, Obj] = {}
-        for pv in cands:
-            name = pv["metadata"]["name"]
-            if name not in vols:
-                fresh = self._pv(name)
-                if fresh is not None:
-                    vols[name] = fresh
+        prebound = [p for p in (self._pv(pv["metadata"]["name"]) for pv in self.pvs.by_index(INDEX_PV_CLAIM, key))
+                    if p is not None]
         excluded = {n for n, k in self._reserved.items() if k != key}
-        return find_best_match(claim, list(vols.values()), delay, node, excluded)
+        return find_best_match_indexed(claim, prebound, self._free, self._pv, delay, node, excluded)
 
     async def _sync_unbound_claim(self, claim: Obj) -> None:
         spec = claim.get("spec") or {}

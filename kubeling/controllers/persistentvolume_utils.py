@@ -7,7 +7,9 @@ share these, and the scheduler may mirror them.
 """
 from __future__ import annotations
 
+import bisect
 import math
+from collections.abc import Iterator
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
@@ -35,7 +37,6 @@ LABEL_HOSTNAME = "kubernetes.io/hostname"
 # Informer index names shared by the storage controllers (same name ⇒ same function).
 INDEX_POD_PVC = "storage-pod-pvc"          # pods by "<ns>/<claim>" they reference
 INDEX_PV_CLAIM = "storage-pv-claim"        # volumes by "<ns>/<claim>" of their claimRef
-INDEX_PV_UNBOUND_CLASS = "storage-pv-free"  # volumes without claimRef, by storage class
 
 _ACCESS_MODE_SHORT = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX",
                       "ReadWriteOncePod": "RWOP"}
@@ -309,6 +310,93 @@ def find_best_match(claim: Obj, volumes: list[Obj], delay_binding: bool, node: O
     return None
 
 
+class FreeVolumeIndex:
+    """Volumes without a claimRef, per (class, access-mode set), sorted by (capacity, name), so
+    the smallest fit is found by bisection instead of a scan of every volume for every claim.
+    Fed from the PV informer; the matcher still re-checks each candidate's current state."""
+
+    def __init__(self) -> None:
+        self._lists: dict[tuple[str, frozenset], list[tuple[Qty, str]]] = {}
+        self._entry: dict[str, tuple[tuple[str, frozenset], tuple[Qty, str]]] = {}
+
+    def update(self, pv: Obj) -> None:
+        name = pv["metadata"]["name"]
+        self.remove(name)
+        if (pv.get("spec") or {}).get("claimRef"):
+            return
+        gkey = (volume_class(pv), frozenset((pv.get("spec") or {}).get("accessModes") or ()))
+        item = (volume_capacity(pv), name)
+        bisect.insort(self._lists.setdefault(gkey, []), item)
+        self._entry[name] = (gkey, item)
+
+    def remove(self, name: str) -> None:
+        old = self._entry.pop(name, None)
+        if old is None:
+            return
+        gkey, item = old
+        lst = self._lists.get(gkey)
+        if lst is None:
+            return
+        i = bisect.bisect_left(lst, item)
+        if i < len(lst) and lst[i] == item:
+            del lst[i]
+        if not lst:
+            del self._lists[gkey]
+
+    def groups(self, cls: str, wanted: set[str]) -> list[frozenset]:
+        return [modes for (c, modes) in self._lists if c == cls and wanted <= modes]
+
+    def names_from(self, cls: str, modes: frozenset, requested: Qty) -> Iterator[str]:
+        """Names in (capacity, name) order, starting at the first that is large enough."""
+        lst = self._lists.get((cls, modes)) or []
+        i = bisect.bisect_left(lst, (requested, ""))
+        while i < len(lst):
+            yield lst[i][1]
+            i += 1
+
+
+def _prebound_eligible(claim: Obj, pv: Obj, excluded: set[str] | None) -> bool:
+    """A pre-bound volume that only node affinity could still reject."""
+    return not (excluded and pv["metadata"]["name"] in excluded) and is_volume_bound_to_claim(pv, claim) \
+        and volume_capacity(pv) >= storage_request(claim) and not volume_mode_mismatch(claim, pv) \
+        and not pv["metadata"].get("deletionTimestamp")
+
+
+def find_best_match_indexed(claim: Obj, prebound: list[Obj], free: FreeVolumeIndex, get_pv: Any,
+                            delay_binding: bool, node: Obj | None = None,
+                            excluded: set[str] | None = None) -> Obj | None:
+    """find_best_match over an index instead of every volume: `prebound` are the volumes whose
+    claimRef names the claim, `free` the unclaimed ones, `get_pv(name)` their current state.
+    Access-mode groups fewest modes first; in each, a volume pre-bound to the claim wins, else
+    the smallest fitting free volume (ties by name). Same answers, O(log n) for the usual claim."""
+    wanted = set((claim.get("spec") or {}).get("accessModes") or ())
+    by_modes: dict[frozenset, list[Obj]] = {}
+    for pv in prebound:
+        modes = frozenset((pv.get("spec") or {}).get("accessModes") or ())
+        if wanted <= modes:
+            by_modes.setdefault(modes, []).append(pv)
+    cls = claim_class(claim)
+    scan_free = not delay_binding or node is not None
+    groups = set(by_modes)
+    if scan_free:
+        groups.update(free.groups(cls, wanted))
+    requested = storage_request(claim)
+    for modes in sorted(groups, key=lambda m: (len(m), access_modes_string(sorted(m)))):
+        if modes in by_modes:
+            found = find_matching_volume(claim, by_modes[modes], node, excluded, delay_binding)
+            if found is not None:
+                return found
+            if node is not None and any(_prebound_eligible(claim, pv, excluded) for pv in by_modes[modes]):
+                continue  # pre-bound here but not on this node: the group has no answer
+        if not scan_free:
+            continue
+        for name in free.names_from(cls, modes, requested):
+            pv = get_pv(name)
+            if pv is not None and find_matching_volume(claim, [pv], node, excluded, delay_binding) is not None:
+                return pv
+    return None
+
+
 # ---- pods ------------------------------------------------------------------------------------------
 
 def pod_claim_names(pod: Obj) -> list[str]:
@@ -332,12 +420,6 @@ def index_pod_by_pvc(pod: Obj) -> list[str]:
 def index_pv_by_claim(pv: Obj) -> list[str]:
     k = claimref_key(pv)
     return [k] if k else []
-
-
-def index_pv_unbound_by_class(pv: Obj) -> list[str]:
-    if (pv.get("spec") or {}).get("claimRef"):
-        return []
-    return [volume_class(pv)]
 
 
 def _not_running(statuses: list[Obj] | None) -> bool:

@@ -1,6 +1,7 @@
 """Pod garbage collection (upstream pkg/controller/podgc), a periodic pass over the pod cache.
 
-Each pass (every 20 s, as upstream, and also when a Node is deleted and when its quarantine ends):
+Each pass (every 20 s as upstream; also soon after a node is deleted, a pod names a missing node, a
+quarantine ends or the terminated pods exceed the threshold):
 - terminated pods (phase Succeeded/Failed) beyond the threshold (default 12500) are deleted,
   evicted ones first, then oldest first;
 - terminating pods on a NotReady node tainted `node.kubernetes.io/out-of-service` are
@@ -20,7 +21,7 @@ from typing import Any
 from ..api import meta
 from ..api.errors import ApiError
 from ..client.client import Client
-from ..client.informer import Informer
+from ..client.informer import Informer, meta_key
 from . import register
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ QUARANTINE_TIME = 40.0
 TERMINATED_POD_THRESHOLD = 12500  # kube-controller-manager --terminated-pod-gc-threshold default
 OUT_OF_SERVICE_TAINT = "node.kubernetes.io/out-of-service"
 PARALLELISM = 64
+MIN_INTERVAL = 0.5  # between two passes
 STATUS_SMP = "application/strategic-merge-patch+json"
 
 
@@ -69,13 +71,43 @@ class PodGC:
         self._sem = asyncio.Semaphore(PARALLELISM)
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
+        self._terminated: set[str] = set()  # keys of pods in a terminal phase
         nodes.add_handlers(on_delete=self._on_node_deleted)
+        pods.add_handlers(self._on_pod_added, self._on_pod_updated, self._on_pod_deleted)
+
+    # Passes also run when something they act on appears, instead of waiting for the next period;
+    # what a pass does is unchanged.
+    def _kick(self, delay: float = 0.0) -> None:
+        if delay <= 0:
+            self._wake.set()
+        else:
+            asyncio.get_running_loop().call_later(delay, self._wake.set)
 
     def _on_node_deleted(self, _node: dict[str, Any]) -> None:
-        """Start the quarantine now and look again when it ends, rather than on the next timed passes."""
-        loop = asyncio.get_running_loop()
-        self._wake.set()
-        loop.call_later(self.quarantine + 0.05, self._wake.set)
+        self._kick()
+        self._kick(self.quarantine + MIN_INTERVAL)
+
+    def _on_pod_added(self, pod: dict[str, Any]) -> None:
+        n = (pod.get("spec") or {}).get("nodeName")
+        if n and self.nodes.get(n) is None and self.nodes.synced.is_set():
+            self._kick()
+        self._track(pod)
+
+    def _on_pod_updated(self, _old: dict[str, Any], pod: dict[str, Any]) -> None:
+        self._track(pod)
+
+    def _on_pod_deleted(self, pod: dict[str, Any]) -> None:
+        self._terminated.discard(meta_key(pod))
+
+    def _track(self, pod: dict[str, Any]) -> None:
+        key = meta_key(pod)
+        if is_terminated(pod):
+            if key not in self._terminated:
+                self._terminated.add(key)
+                if 0 < self.terminated_threshold < len(self._terminated):
+                    self._kick()
+        else:
+            self._terminated.discard(key)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -98,8 +130,9 @@ class PodGC:
                 raise
             except Exception:
                 log.exception("pod garbage collection failed")
+            await asyncio.sleep(MIN_INTERVAL)
             try:
-                await asyncio.wait_for(self._wake.wait(), self.period)
+                await asyncio.wait_for(self._wake.wait(), self.period - MIN_INTERVAL)
             except TimeoutError:
                 pass
             self._wake.clear()
@@ -146,7 +179,9 @@ class PodGC:
             n = (p.get("spec") or {}).get("nodeName")
             if n and n not in missing and nodes.get(n) is None:
                 missing.add(n)
-                self._quarantined.setdefault(n, now + self.quarantine)
+                if n not in self._quarantined:
+                    self._quarantined[n] = now + self.quarantine
+                    self._kick(self.quarantine + MIN_INTERVAL)
         deleted = set()
         for n, when in list(self._quarantined.items()):
             if when > now:

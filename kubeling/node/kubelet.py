@@ -25,6 +25,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from ..api import meta
 from ..api.errors import ApiError
 
@@ -250,6 +252,7 @@ class PodRuntime:
     anchor_start: float | None = None  # wall time that attempt started (None: t0 + start delay)
     evented_until: float = 0.0  # milestones at or before this wall time already had their events
     kill_seen: float | None = None
+    deleted: bool = False  # the final DELETE went out; nothing more to do
     ip: str | None = None
     pulled: set[str] = field(default_factory=set)
 
@@ -352,6 +355,7 @@ class NodeAgent:
         self.registered = False
         self.node_uid = ""
         self.capacity = dict(DEFAULT_CAPACITY)
+        self._capacity_src: tuple[str | None] | None = None
         self.lease: dict[str, Any] | None = None
         self.last_status_report = 0.0
         self.boot_id = str(uuid.uuid4())
@@ -409,21 +413,26 @@ class NodeAgent:
             ],
         }
 
-    def _apply_capacity_annotation(self, node: dict[str, Any] | None) -> None:
+    def apply_capacity(self, node: dict[str, Any] | None) -> bool:
+        """Capacity: defaults, settings["node_capacity"], then the Node's kubeling.dev/capacity annotation
+        (`kubeling node add --cpu/--memory/--pods`). True when it changed."""
         ann = ((node or {}).get("metadata") or {}).get("annotations") or {}
         raw = ann.get(CAPACITY_ANNOTATION)
+        if self._capacity_src is not None and raw == self._capacity_src[0]:
+            return False
         cap = dict(DEFAULT_CAPACITY)
-        cap.update(self.sim.settings.get("node_capacity") or {})
+        cap.update({str(k): str(v) for k, v in (self.sim.settings.get("node_capacity") or {}).items()})
         if raw:
             try:
-                import orjson
-
                 extra = orjson.loads(raw)
                 if isinstance(extra, dict):
                     cap.update({str(k): str(v) for k, v in extra.items()})
             except ValueError:
                 log.warning("node %s: ignoring malformed %s annotation", self.name, CAPACITY_ANNOTATION)
+        changed = self._capacity_src is not None and cap != self.capacity
+        self._capacity_src = (raw,)
         self.capacity = cap
+        return changed
 
     def initial_node(self, now: float) -> dict[str, Any]:
         """The Node the kubelet registers (kubelet_node_status.go initialNode + setters)."""
@@ -463,7 +472,7 @@ class NodeAgent:
         if not created:
             node = await client.get("nodes", None, self.name)
             ann = node["metadata"].get("annotations") or {}
-            self._apply_capacity_annotation(node)
+            self.apply_capacity(node)
             self.paused = ann.get(AGENT_ANNOTATION) == "stopped"
             patch: dict[str, Any] = {}
             labels = node["metadata"].get("labels") or {}
@@ -563,7 +572,7 @@ class NodeAgent:
             c = by_type.get(type_)
             if c is None or c.get("status") != status or c.get("reason") != reason or c.get("message") != message:
                 return True
-        return st.get("capacity") != self.capacity or not st.get("nodeInfo", {}).get("kubeletVersion")
+        return not st.get("capacity") or not st.get("nodeInfo", {}).get("kubeletVersion")
 
     async def update_node_status(self, node: dict[str, Any] | None) -> None:
         now = time.time()
@@ -578,9 +587,8 @@ class NodeAgent:
             return
         await self.renew_lease()
         node = self.sim.cached_node(self.name)
-        if node is not None:
-            self._apply_capacity_annotation(node)
-        if self.status_needs_update(node, time.time()):
+        changed = node is not None and self.apply_capacity(node)
+        if changed or self.status_needs_update(node, time.time()):
             await self.update_node_status(node)
 
     # ---- pods ----------------------------------------------------------------------------------------
@@ -961,6 +969,8 @@ class NodeAgent:
         stop_at = rt.kill_seen + min(stop_delay, grace)
         if now < stop_at:
             return stop_at - now
+        if rt.deleted:
+            return None
         final = self._final_status(pod, now)
         ns, name = md["namespace"], md["name"]
         client = self.sim.client
@@ -972,6 +982,7 @@ class NodeAgent:
         except ApiError as e:
             if e.code not in (404, 409):
                 raise
+        rt.deleted = True
         return None
 
     def _final_status(self, pod: dict[str, Any], now: float) -> dict[str, Any] | None:

@@ -152,7 +152,7 @@ class Simulator:
     def _new_agent(self, name: str, index: int, node: dict[str, Any] | None = None) -> NodeAgent:
         agent = NodeAgent(self, name, index, labels=self.extra_labels, taints=self.extra_taints,
                           control_plane=is_control_plane(name))
-        agent._apply_capacity_annotation(node)
+        agent.apply_capacity(node)
         self.agents[name] = agent
         return agent
 
@@ -289,10 +289,12 @@ class Simulator:
 
     async def _heartbeat_loop(self) -> None:
         sem = asyncio.Semaphore(HEARTBEAT_CONCURRENCY)
+        # Beats due within this window go together, so their writes share store commits.
+        window = min(0.25, self.lease_interval / 20.0)
         while True:
             now = time.monotonic()
             due: list[str] = []
-            while self._heap and self._heap[0][0] <= now:
+            while self._heap and self._heap[0][0] <= now + window:
                 due.append(heapq.heappop(self._heap)[2])
             if due:
                 await asyncio.gather(*(self._beat(name, sem) for name in dict.fromkeys(due)))

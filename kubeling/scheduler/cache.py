@@ -26,7 +26,7 @@ class PodInfo:
     """What the scheduler needs of one pod, parsed once."""
 
     __slots__ = ("key", "uid", "namespace", "name", "labels", "pod", "node_name", "requests", "nz_cpu", "nz_mem",
-                 "ports", "pvcs", "affinity", "deleting", "priority")
+                 "ports", "pvcs", "affinity", "deleting", "priority", "sig", "cpu", "mem", "eph", "other")
 
     def __init__(self, pod: dict[str, Any]) -> None:
         md = pod["metadata"]
@@ -41,6 +41,10 @@ class PodInfo:
         self.node_name: str = spec.get("nodeName") or ""
         self.requests: Vec
         self.requests, self.nz_cpu, self.nz_mem = plugins.pod_requests(pod)
+        self.sig = (tuple(sorted(self.requests.items())), self.nz_cpu, self.nz_mem)  # resource footprint
+        r = self.requests
+        self.cpu, self.mem, self.eph = r.get("cpu", 0), r.get("memory", 0), r.get("ephemeral-storage", 0)
+        self.other = tuple((k, v) for k, v in r.items() if k not in ("cpu", "memory", "ephemeral-storage") and v)
         self.ports: list[HostPort] = plugins.pod_host_ports(pod)
         self.pvcs: list[str] = [f"{self.namespace}/{n}" for n in plugins.pod_pvc_names(pod)]
         self.affinity: PodAffinityTerms | None = PodAffinityTerms(pod) if plugins.has_pod_affinity(pod) else None
@@ -64,7 +68,9 @@ class NodeInfo:
     """One node: its parsed object plus the aggregate of the pods assigned to it."""
 
     __slots__ = ("name", "node", "labels", "hard_taints", "soft_taints", "unschedulable", "allocatable",
-                 "allowed_pods", "requested", "nz_cpu", "nz_mem", "pods", "used_ports", "generation", "index", "taints")
+                 "allowed_pods", "requested", "nz_cpu", "nz_mem", "pods", "used_ports", "generation", "index", "taints",
+                 "memo_gen", "memo_sig", "memo_fit", "memo_score",
+                 "a_cpu", "a_mem", "a_eph", "r_cpu", "r_mem", "r_eph")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -77,12 +83,21 @@ class NodeInfo:
         self.allocatable: Vec = {}
         self.allowed_pods = 0
         self.requested: Vec = {}
+        # cpu / memory / ephemeral-storage of allocatable and requested as plain ints (the hot path)
+        self.a_cpu = self.a_mem = self.a_eph = 0
+        self.r_cpu = self.r_mem = self.r_eph = 0
         self.nz_cpu = 0
         self.nz_mem = 0
         self.pods: dict[str, PodInfo] = {}
         self.used_ports: dict[tuple[str, int], dict[str, int]] = {}
         self.generation = 0
         self.index = -1                      # position in the cache's node list, -1 when absent
+        # One-entry memo of the resource fit and resource scores for a pod footprint: replicas of one
+        # template have the same footprint, and only the node that got the last pod has changed.
+        self.memo_gen = -1
+        self.memo_sig: tuple | None = None
+        self.memo_fit: list[str] = []
+        self.memo_score = 0
 
     def set_node(self, node: dict[str, Any]) -> bool:
         """Take a new version of the Node; True when anything scheduling looks at changed."""
@@ -103,6 +118,7 @@ class NodeInfo:
         self.unschedulable = unsched
         self.allocatable = alloc
         self.allowed_pods = pods
+        self.a_cpu, self.a_mem, self.a_eph = alloc.get("cpu", 0), alloc.get("memory", 0), alloc.get("ephemeral-storage", 0)
         if changed:
             self.generation += 1
         return changed
@@ -114,6 +130,9 @@ class NodeInfo:
             req[k] = req.get(k, 0) + v
         self.nz_cpu += p.nz_cpu
         self.nz_mem += p.nz_mem
+        self.r_cpu += p.cpu
+        self.r_mem += p.mem
+        self.r_eph += p.eph
         for ip, proto, port in p.ports:
             ips = self.used_ports.setdefault((proto, port), {})
             ips[ip] = ips.get(ip, 0) + 1
@@ -132,6 +151,9 @@ class NodeInfo:
                 req.pop(k, None)
         self.nz_cpu -= p.nz_cpu
         self.nz_mem -= p.nz_mem
+        self.r_cpu -= p.cpu
+        self.r_mem -= p.mem
+        self.r_eph -= p.eph
         for ip, proto, port in p.ports:
             ips = self.used_ports.get((proto, port))
             if ips is not None:

@@ -601,22 +601,27 @@ def filter_node_ports(ports: list[HostPort], node: NodeInfo) -> Status | None:
 
 def insufficient_resources(req: Vec, node: NodeInfo) -> list[str]:
     """fitsRequest: every resource the pod requests must fit into allocatable minus requested."""
-    out = []
+    other = tuple((k, v) for k, v in req.items() if k not in ("cpu", "memory", "ephemeral-storage") and v)
+    return fit_reasons(req.get("cpu", 0), req.get("memory", 0), req.get("ephemeral-storage", 0), other, node)
+
+
+def fit_reasons(cpu: int, mem: int, eph: int, other: tuple[tuple[str, int], ...], node: NodeInfo) -> list[str]:
+    """insufficient_resources on pre-split requests (the scheduling loop's form)."""
+    out: list[str] = []
     if len(node.pods) + 1 > node.allowed_pods:
         out.append(ERR_TOO_MANY_PODS)
-    if not req:
-        return out
-    alloc = node.allocatable
-    used = node.requested
-    for name in ("cpu", "memory", "ephemeral-storage"):
-        r = req.get(name, 0)
-        if r > 0 and r > alloc.get(name, 0) - used.get(name, 0):
-            out.append(f"Insufficient {name}")
-    for name, r in req.items():
-        if name in ("cpu", "memory", "ephemeral-storage") or r == 0:
-            continue
-        if r > alloc.get(name, 0) - used.get(name, 0):
-            out.append(f"Insufficient {name}")
+    if cpu > 0 and cpu > node.a_cpu - node.r_cpu:
+        out.append("Insufficient cpu")
+    if mem > 0 and mem > node.a_mem - node.r_mem:
+        out.append("Insufficient memory")
+    if eph > 0 and eph > node.a_eph - node.r_eph:
+        out.append("Insufficient ephemeral-storage")
+    if other:
+        alloc = node.allocatable
+        used = node.requested
+        for name, r in other:
+            if r > alloc.get(name, 0) - used.get(name, 0):
+                out.append(f"Insufficient {name}")
     return out
 
 
@@ -1456,11 +1461,16 @@ def score_least_allocated(nz_cpu: int, nz_mem: int, node: NodeInfo) -> int:
     """NodeResourcesFit LeastAllocated over cpu and memory (weight 1 each), non-zero requests."""
     total = 0
     weights = 0
-    for alloc, req in ((node.allocatable.get("cpu", 0), node.nz_cpu + nz_cpu),
-                       (node.allocatable.get("memory", 0), node.nz_mem + nz_mem)):
-        if alloc == 0:
-            continue
+    alloc = node.a_cpu
+    if alloc:
         weights += 1
+        req = node.nz_cpu + nz_cpu
+        if req <= alloc:
+            total += (alloc - req) * MAX_NODE_SCORE // alloc
+    alloc = node.a_mem
+    if alloc:
+        weights += 1
+        req = node.nz_mem + nz_mem
         if req <= alloc:
             total += (alloc - req) * MAX_NODE_SCORE // alloc
     return total // weights if weights else 0
@@ -1468,15 +1478,16 @@ def score_least_allocated(nz_cpu: int, nz_mem: int, node: NodeInfo) -> int:
 
 def score_balanced_allocation(req_cpu: int, req_mem: int, node: NodeInfo) -> int:
     """NodeResourcesBalancedAllocation: 1 - std of cpu/memory fractions (actual requests)."""
-    fracs = []
-    for alloc, req in ((node.allocatable.get("cpu", 0), node.requested.get("cpu", 0) + req_cpu),
-                       (node.allocatable.get("memory", 0), node.requested.get("memory", 0) + req_mem)):
-        if alloc == 0:
-            continue
-        f = req / alloc
-        fracs.append(1.0 if f > 1 else f)
-    std = abs(fracs[0] - fracs[1]) / 2 if len(fracs) == 2 else 0.0
-    return int((1 - std) * MAX_NODE_SCORE)
+    ac, am = node.a_cpu, node.a_mem
+    if not ac or not am:
+        return MAX_NODE_SCORE
+    fc = (node.r_cpu + req_cpu) / ac
+    fm = (node.r_mem + req_mem) / am
+    if fc > 1:
+        fc = 1.0
+    if fm > 1:
+        fm = 1.0
+    return int((1 - abs(fc - fm) / 2) * MAX_NODE_SCORE)
 
 
 def prefer_no_schedule_tolerations(tols: list[Toleration]) -> list[Toleration]:

@@ -115,6 +115,7 @@ class SchedulingQueue:
         self._seq = itertools.count()
         self._backoff: set[str] = set()
         self._unsched: set[str] = set()
+        self._by_plugin: dict[str, set[str]] = {}   # rejecting plugin -> unschedulable pod keys
         self._move_seq = 0
         self._wake = asyncio.Event()
         self.closed = False
@@ -122,9 +123,19 @@ class SchedulingQueue:
     def __len__(self) -> int:
         return len(self.pods)
 
+    def _leave_unsched(self, qp: QueuedPod) -> None:
+        if qp.key in self._unsched:
+            self._unsched.discard(qp.key)
+            for pl in qp.plugins:
+                keys = self._by_plugin.get(pl)
+                if keys is not None:
+                    keys.discard(qp.key)
+                    if not keys:
+                        del self._by_plugin[pl]
+
     def _activate(self, qp: QueuedPod) -> None:
         self._backoff.discard(qp.key)
-        self._unsched.discard(qp.key)
+        self._leave_unsched(qp)
         qp.where = "active"
         heapq.heappush(self._heap, (-P.pod_priority(qp.pod), qp.added, next(self._seq), qp.key))
         self._wake.set()
@@ -155,10 +166,10 @@ class SchedulingQueue:
         if qp is not None:
             qp.where = "gone"
             self._backoff.discard(key)
-            self._unsched.discard(key)
+            self._leave_unsched(qp)
 
     def _move(self, qp: QueuedPod, now: float) -> None:
-        self._unsched.discard(qp.key)
+        self._leave_unsched(qp)
         if qp.backoff_until > now:
             qp.where = "backoff"
             self._backoff.add(qp.key)
@@ -206,6 +217,8 @@ class SchedulingQueue:
             qp.where = "unschedulable"
             qp.unsched_since = now
             self._unsched.add(qp.key)
+            for pl in plugins:
+                self._by_plugin.setdefault(pl, set()).add(qp.key)
 
     def requeue(self, pod: dict[str, Any], attempts: int) -> None:
         """A pod whose binding failed comes back through backoff."""
@@ -216,8 +229,8 @@ class SchedulingQueue:
         qp.pod = pod
         qp.attempts = max(qp.attempts, attempts)
         qp.backoff_until = time.monotonic() + backoff_duration(qp.attempts, self.initial_backoff, self.max_backoff)
+        self._leave_unsched(qp)
         qp.plugins = frozenset()
-        self._unsched.discard(key)
         qp.where = "backoff"
         self._backoff.add(key)
 
@@ -227,10 +240,16 @@ class SchedulingQueue:
         if not self._unsched:
             return 0
         now = time.monotonic()
+        if plugins is None:
+            keys = list(self._unsched)
+        else:
+            keys = []
+            for pl in plugins:
+                keys.extend(self._by_plugin.get(pl, ()))
         moved = 0
-        for key in list(self._unsched):
-            qp = self.pods[key]
-            if plugins is None or not qp.plugins or qp.plugins & plugins:
+        for key in keys:
+            qp = self.pods.get(key)
+            if qp is not None and qp.where == "unschedulable":
                 self._move(qp, now)
                 moved += 1
         return moved
@@ -378,7 +397,8 @@ class Algorithm:
         feasible: list[NodeInfo] = []
         if n:
             to_find = P.num_feasible_nodes_to_find(n, self.percentage)
-            req = p.requests
+            pcpu, pmem, peph, pother = p.cpu, p.mem, p.eph, p.other
+            sig = p.sig
             ports = p.ports
             tol_unsched = P.tolerated(tols, P.UNSCHEDULABLE_TAINT)
             pod_labels = p.labels
@@ -402,7 +422,12 @@ class Algorithm:
                 elif ports and P.ports_conflict(node.used_ports, ports):
                     st = P.Status(P.UNSCHEDULABLE, [P.ERR_NODE_PORTS], P.NODE_PORTS)
                 else:
-                    reasons = P.insufficient_resources(req, node)
+                    if node.memo_gen == node.generation and node.memo_sig == sig:
+                        reasons = node.memo_fit
+                    else:
+                        reasons = P.fit_reasons(pcpu, pmem, peph, pother, node)
+                        node.memo_gen, node.memo_sig, node.memo_fit, node.memo_score = \
+                            node.generation, sig, reasons, -1
                     if reasons:
                         st = P.Status(P.UNSCHEDULABLE, reasons, P.NODE_RESOURCES_FIT)
                     elif (conflict_vols or rwop) and \
@@ -420,6 +445,8 @@ class Algorithm:
                     feasible.append(node)
                     if len(feasible) >= to_find:
                         break
+                elif st.code == P.ERROR:  # an internal error aborts the cycle, as upstream
+                    return Failure(st.message, frozenset(), "SchedulerError")
                 else:
                     statuses[node.name] = st
             if restrict is None:
@@ -458,9 +485,16 @@ class Algorithm:
         # NodeResourcesFit LeastAllocated (weight 1) and BalancedAllocation (weight 1).
         nz_cpu, nz_mem = p.nz_cpu, p.nz_mem
         rc, rm = p.requests.get("cpu", 0), p.requests.get("memory", 0)
+        sig = p.sig
         for i, n in enumerate(feasible):
-            total[i] += P.score_least_allocated(nz_cpu, nz_mem, n) * P.WEIGHT_FIT \
+            if n.memo_score >= 0 and n.memo_gen == n.generation and n.memo_sig == sig:
+                total[i] += n.memo_score
+                continue
+            s = P.score_least_allocated(nz_cpu, nz_mem, n) * P.WEIGHT_FIT \
                 + P.score_balanced_allocation(rc, rm, n) * P.WEIGHT_BALANCED
+            if n.memo_gen == n.generation and n.memo_sig == sig:
+                n.memo_score = s
+            total[i] += s
         # PodTopologySpread (weight 2): the pod's ScheduleAnyway constraints, else the system defaults.
         if pod.get("spec", {}).get("topologySpreadConstraints"):
             cons = P.pod_spread_constraints(pod, "ScheduleAnyway")
@@ -496,18 +530,10 @@ class Algorithm:
         return [P.SpreadConstraint(skew, key, sel) for skew, key in P.DEFAULT_SPREAD]
 
     def _select(self, scores: list[int], feasible: list[NodeInfo]) -> NodeInfo:
-        """selectHost: the best score, ties broken uniformly at random (reservoir sampling)."""
-        best = 0
-        cnt = 0
-        top = scores[0]
-        for i, s in enumerate(scores):
-            if s > top or i == 0:
-                top, best, cnt = s, i, 1
-            elif s == top:
-                cnt += 1
-                if self.rng.randrange(cnt) == 0:
-                    best = i
-        return feasible[best]
+        """selectHost: the best score, ties broken uniformly at random."""
+        top = max(scores)
+        best = [i for i, s in enumerate(scores) if s == top]
+        return feasible[best[0] if len(best) == 1 else self.rng.choice(best)]
 
 
 class _NoTerms:
@@ -533,7 +559,7 @@ class LiveVolumes(P.VolumeView):
         self.classes = classes
         self.assumed_node: dict[str, str] = {}    # "ns/claim" -> selected node being written
         self.assumed_pv: dict[str, str] = {}      # pv name -> "ns/claim" being pre-bound
-        pvs.add_indexer("storageclass", lambda pv: [P.volume_class(pv)])
+        pvs.add_indexer("scheduler:storageclass", lambda pv: [P.volume_class(pv)])
 
     def pvc(self, namespace: str, name: str) -> dict[str, Any] | None:
         obj = self.pvcs.get_by(namespace, name)
@@ -551,7 +577,7 @@ class LiveVolumes(P.VolumeView):
         return self.classes.get(name)
 
     def pvs_for_class(self, class_name: str) -> list[dict[str, Any]]:
-        return self.pvs.by_index("storageclass", class_name)
+        return self.pvs.by_index("scheduler:storageclass", class_name)
 
 
 class BindingError(Exception):

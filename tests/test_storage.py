@@ -73,7 +73,7 @@ def pv(name: str, size: str = "1Gi", modes: tuple[str, ...] = ("ReadWriteOnce",)
        policy: str | None = None, labels: dict[str, str] | None = None, claim_ref: dict | None = None,
        path: str | None = None) -> dict[str, Any]:
     spec: dict[str, Any] = {"capacity": {"storage": size}, "accessModes": list(modes),
-                            "hostPath": {"path": path or f"/tmp/kubeling-test-never-created/{name}"}}
+                            "hostPath": {"path": path or f"/tmp/kubeling-storage-never-created/{name}"}}
     if cls is not None:
         spec["storageClassName"] = cls
     if policy:
@@ -378,6 +378,26 @@ def test_retain_released_lost_and_protection(static: KubelingCluster) -> None:
     e = wait_event(static, ns, "c-gone", "ClaimLost")
     assert e["type"] == "Warning"
     assert e["message"] == "Bound claim has lost its PersistentVolume. Data on the volume is lost!"
+
+    # Delete on a hand-made hostPath volume: upstream's in-tree deleter removes /tmp/... paths only.
+    tmpdir = f"/tmp/kubeling-storage-del-{s}"
+    os.makedirs(tmpdir)
+    with open(os.path.join(tmpdir, "data"), "w") as f:
+        f.write("x")
+    apply(static, pv(f"del-{s}", "1Gi", cls=f"del-{s}", policy="Delete", path=tmpdir),
+          pv(f"nodel-{s}", "1Gi", cls=f"nodel-{s}", policy="Delete", path=f"/srv/kubeling-test-{s}"))
+    apply(static, pvc("c-del", ns, cls=f"del-{s}"), pvc("c-nodel", ns, cls=f"nodel-{s}"))
+    wait_bound(static, "c-del", ns)
+    wait_bound(static, "c-nodel", ns)
+    static.kubectl("delete", "pvc", "c-del", "c-nodel", "-n", ns)
+    wait_for(lambda: get(static, "pv", f"del-{s}") is None, timeout=10, what="hostPath PV deleted")
+    assert not os.path.exists(tmpdir)
+    wait_for(lambda: phase(static, "pv", f"nodel-{s}") == "Failed", timeout=10, what="Failed")
+    out = static.kubectl("get", "events", "-A", "--field-selector", f"involvedObject.name=nodel-{s}",
+                         "-o", "json").stdout
+    e = next(e for e in json.loads(out)["items"] if e["reason"] == "VolumeFailedDelete")
+    assert e["type"] == "Warning"
+    assert e["message"] == f"host_path deleter only supports /tmp/.+ but received provided /srv/kubeling-test-{s}"
 
     # pvc-protection: a claim used by a scheduled pod stays Terminating until the pod is gone.
     apply(static, pvc("c-used", ns, cls=f"used-{s}"))

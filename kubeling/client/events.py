@@ -64,8 +64,13 @@ class EventRecorder:
                 "source": source, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
                 "reportingComponent": self.component, "reportingInstance": self.host or "",
             }
-            await self.client.create("events", ns, ev)
+            # Claim the aggregation key before the write so a twin recorded meanwhile becomes a count bump.
             self._seen[key] = (name, 1)
+            try:
+                await self.client.create("events", ns, ev)
+            except BaseException:
+                self._seen.pop(key, None)
+                raise
             if len(self._seen) > 4096:
                 self._seen.pop(next(iter(self._seen)))
         except ApiError as e:

@@ -16,6 +16,8 @@ Differences from upstream, on purpose:
   claim carries volume.kubernetes.io/selected-node, the binder matches it against unbound
   volumes with the node's labels (the scheduler's FindMatchingVolume path) before provisioning.
 - Writes go straight to the API; the Recycle/Delete operations run in the sync, not goroutines.
+- Matching keeps free volumes sorted by size per (class, access modes), so a claim costs a
+  bisection instead of a scan of every volume; the answer is the same (ties go by name).
 
 Expander: a bound claim whose request grows beyond its capacity, in a class that allows
 expansion, gets its volume grown (spec.capacity) and then its status.capacity, as the external
@@ -474,7 +476,10 @@ class PersistentVolumeController:
         else:
             vspec = volume.get("spec") or {}
             if status.get("accessModes") != vspec.get("accessModes"):
-                st["accessModes"] = deepcopy({"m": vspec.get("accessModes")})["m"]
+                if vspec.get("accessModes") is None:
+                    st.pop("accessModes", None)
+                else:
+                    st["accessModes"] = list(vspec["accessModes"])
                 dirty = True
             if status.get("phase") != phase:
                 # Capacity is set when the claim becomes Bound only: a later difference may be a

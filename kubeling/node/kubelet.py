@@ -22,7 +22,7 @@ import hashlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -254,7 +254,6 @@ class PodRuntime:
     kill_seen: float | None = None
     deleted: bool = False  # the final DELETE went out; nothing more to do
     ip: str | None = None
-    pulled: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -456,21 +455,23 @@ class NodeAgent:
                 "spec": spec, "status": self.node_status(now)}
 
     # ---- registration and heartbeats -----------------------------------------------------------------
-    async def register(self) -> None:
+    async def register(self, existing: dict[str, Any] | None = None) -> None:
         """Create the Node, or reconcile an existing one (kubelet tryRegisterWithAPIServer), then post
-        its status and take the lease."""
+        its status and take the lease. `existing`: the Node as just listed (read only), to skip a
+        create that would fail."""
         client = self.sim.client
         now = time.time()
-        node: dict[str, Any] | None = None
+        node: dict[str, Any] | None = existing
         created = False
-        try:
-            node = await client.create("nodes", None, self.initial_node(now))
-            created = True
-        except ApiError as e:
-            if e.code != 409:
-                raise
+        if node is None:
+            try:
+                node = await client.create("nodes", None, self.initial_node(now))
+                created = True
+            except ApiError as e:
+                if e.code != 409:
+                    raise
+                node = await client.get("nodes", None, self.name)
         if not created:
-            node = await client.get("nodes", None, self.name)
             ann = node["metadata"].get("annotations") or {}
             self.apply_capacity(node)
             self.paused = ann.get(AGENT_ANNOTATION) == "stopped"
@@ -526,7 +527,6 @@ class NodeAgent:
         lease = self.lease
         if lease is not None:
             lease["spec"]["renewTime"] = meta.now_micro()
-            lease["spec"]["holderIdentity"] = self.name
             try:
                 self.lease = await client.update(rt, lease)
                 return
@@ -534,28 +534,20 @@ class NodeAgent:
                 if e.code not in (404, 409):
                     raise
                 self.lease = None
-                if e.code == 409:
-                    try:
-                        cur = await client.get(rt, LEASE_NAMESPACE, self.name)
-                        cur["spec"]["renewTime"] = meta.now_micro()
-                        cur["spec"]["holderIdentity"] = self.name
-                        cur["spec"]["leaseDurationSeconds"] = LEASE_DURATION_SECONDS
-                        self.lease = await client.update(rt, cur)
-                        return
-                    except ApiError as e2:
-                        if e2.code != 404:
-                            raise
+        # ensureLease: get, create when missing; then renew what is there.
         try:
-            self.lease = await client.create(rt, LEASE_NAMESPACE, self._lease_object())
-        except ApiError as e:
-            if e.code != 409:
-                raise
             cur = await client.get(rt, LEASE_NAMESPACE, self.name)
-            cur.setdefault("spec", {}).update({"holderIdentity": self.name, "renewTime": meta.now_micro(),
-                                               "leaseDurationSeconds": LEASE_DURATION_SECONDS})
-            if self.node_uid and not cur["metadata"].get("ownerReferences"):
-                cur["metadata"]["ownerReferences"] = self._lease_object()["metadata"]["ownerReferences"]
-            self.lease = await client.update(rt, cur)
+        except ApiError as e:
+            if e.code != 404:
+                raise
+            self.lease = await client.create(rt, LEASE_NAMESPACE, self._lease_object())
+            return
+        spec = cur.setdefault("spec", {})
+        spec.update({"holderIdentity": self.name, "leaseDurationSeconds": LEASE_DURATION_SECONDS,
+                     "renewTime": meta.now_micro()})
+        if self.node_uid and not cur["metadata"].get("ownerReferences"):
+            cur["metadata"]["ownerReferences"] = self._lease_object()["metadata"]["ownerReferences"]
+        self.lease = await client.update(rt, cur)
 
     def status_needs_update(self, node: dict[str, Any] | None, now: float) -> bool:
         """kubelet tryUpdateNodeStatus: post when something changed or the report frequency elapsed."""

@@ -118,7 +118,9 @@ class Simulator:
         except ApiError as e:
             log.warning("node simulator: cannot list nodes: %s", e.message)
             existing = []
+        listed = {}
         for n in existing:
+            listed[n["metadata"]["name"]] = n
             idx = cidr_index((n.get("spec") or {}).get("podCIDR"))
             if idx is not None:
                 self._index_of[n["metadata"]["name"]] = idx
@@ -128,9 +130,9 @@ class Simulator:
             if idx is None:
                 idx = self._free_index(i if not self.standalone else None)
                 self._index_of[name] = idx
-            agents.append(self._new_agent(name, idx))
+            agents.append(self._new_agent(name, idx, listed.get(name)))
         t0 = time.monotonic()
-        await self._register_all(agents)
+        await self._register_all(agents, listed)
         if agents:
             log.info("node simulator: %d node(s) registered in %.2fs", len(agents), time.monotonic() - t0)
 
@@ -156,19 +158,20 @@ class Simulator:
         self.agents[name] = agent
         return agent
 
-    async def _register_all(self, agents: list[NodeAgent]) -> None:
+    async def _register_all(self, agents: list[NodeAgent], listed: dict[str, dict[str, Any]]) -> None:
         sem = asyncio.Semaphore(REGISTER_CONCURRENCY)
         jitter = self.lease_interval if len(agents) > 1 else 0.0
 
         async def one(agent: NodeAgent) -> None:
             async with sem:
-                await self._register(agent, random.random() * jitter)
+                await self._register(agent, random.random() * jitter, listed.get(agent.name))
 
         await asyncio.gather(*(one(a) for a in agents))
 
-    async def _register(self, agent: NodeAgent, first_beat_in: float) -> None:
+    async def _register(self, agent: NodeAgent, first_beat_in: float,
+                        existing: dict[str, Any] | None = None) -> None:
         try:
-            await agent.register()
+            await agent.register(existing)
         except asyncio.CancelledError:
             raise
         except Exception as e:

@@ -80,6 +80,7 @@ class Watcher:
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
     closed: bool = False
     error: StorageError | None = None
+    after: int = 0  # events at or below this revision are not delivered
     _store: Any = None
 
     def push(self, ev: Event | None) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -202,12 +203,14 @@ class StatefulSetControl:
     def _replica_needs_work(self, set_: dict[str, Any], update_set: dict[str, Any], pod: dict[str, Any]) -> bool:
         """Whether process_replica would write anything for pod (lets Parallel mode skip the
         settled majority of a large set without scheduling a coroutine per pod)."""
-        if utils.is_failed(pod) or utils.is_succeeded(pod):
-            return not utils.is_terminating(pod)
-        if not utils.is_created(pod):
-            return True
+        st = pod.get("status")
+        phase = st.get("phase") if st else None
+        if not phase:
+            return True  # to be created
+        if phase == "Failed" or phase == "Succeeded":
+            return not pod["metadata"].get("deletionTimestamp")
         pc = self.pod_control
-        if utils.is_pending(pod) and pc.claims_need_creation(set_, pod):
+        if phase == "Pending" and pc.claims_need_creation(set_, pod):
             return True
         if not pc.claims_match_retention_policy(update_set, pod):
             return True
@@ -310,7 +313,10 @@ class StatefulSetControl:
         def compute(*lists: list[dict[str, Any]]) -> None:
             _update_status(status, mrs, cur_name, upd_name, *lists)
 
-        compute(pods)
+        deleting = bool(set_["metadata"].get("deletionTimestamp"))
+        if deleting:
+            # every other path recounts over replicas and condemned before returning
+            compute(pods)
 
         first_unhealthy = None
         for p in replicas:
@@ -323,7 +329,7 @@ class StatefulSetControl:
                     first_unhealthy = p
                     break
 
-        if set_["metadata"].get("deletionTimestamp"):
+        if deleting:
             return status, None
 
         monotonic = not utils.allows_burst(set_)
@@ -428,19 +434,27 @@ class StatefulSetControl:
 
 def _update_status(status: dict[str, Any], min_ready: int, cur_name: str, upd_name: str,
                    *pod_lists: list[dict[str, Any]]) -> None:
-    """Recount replicas, ready, available, current and updated over the given pods."""
+    """Recount replicas, ready, available, current and updated over the given pods (hot: inlined)."""
     replicas = ready = available = current = updated = 0
+    now = time.time()
     for pods in pod_lists:
         for p in pods:
-            created = utils.is_created(p)
-            if created:
-                replicas += 1
-            if utils.is_running_and_ready(p):
-                ready += 1
-                if utils.is_running_and_available(p, min_ready):
-                    available += 1
-            if created and not utils.is_terminating(p):
-                rev = utils.get_pod_revision(p)
+            st = p.get("status")
+            phase = st.get("phase") if st else None
+            if not phase:
+                continue  # not created
+            replicas += 1
+            if phase == "Running":
+                for c in st.get("conditions") or ():
+                    if c.get("type") == "Ready":
+                        if c.get("status") == "True":
+                            ready += 1
+                            if utils.is_running_and_available(p, min_ready, now):
+                                available += 1
+                        break
+            md = p["metadata"]
+            if not md.get("deletionTimestamp"):
+                rev = (md.get("labels") or {}).get(utils.REVISION_LABEL, "")
                 if rev == cur_name:
                     current += 1
                 if rev == upd_name:

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -259,7 +257,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubelingCluste
 def ns(cluster: KubelingCluster) -> Iterator[str]:
     """A fresh namespace on the session cluster; deleted (without waiting) afterwards."""
     name = "t-" + uuid.uuid4().hex[:10]
-    # Through a manifest: `kubectl create namespace` sends a protobuf body (see test_kubectl_create_generators).
     cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Namespace",
                                                            "metadata": {"name": name}}))
     yield name
@@ -299,10 +296,3 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # Belt and braces: never leave a kubeling behind, even on KeyboardInterrupt.
     for c in list(_LIVE):
         c.stop(timeout=5)
-
-
-@pytest.fixture
-def scratch_dir() -> Iterator[str]:
-    d = tempfile.mkdtemp(prefix="kubeling-test-")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)

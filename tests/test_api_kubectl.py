@@ -386,7 +386,7 @@ def test_invalid_names_are_dns1123(cluster: KubelingCluster, ns: str) -> None:
 # ---- everyday kubectl verbs ---------------------------------------------------------------------------
 
 
-def test_configmap_verbs(cluster: KubelingCluster, ns: str, scratch_dir: str) -> None:
+def test_configmap_verbs(cluster: KubelingCluster, ns: str) -> None:
     k = cluster.kubectl
     assert k("create", "-n", ns, "-f", "-", input=cm("cm1", {"a": "1"})).stdout == "configmap/cm1 created\n"
     header, rows = table(k("get", "cm", "cm1", "-n", ns).stdout)
@@ -430,10 +430,8 @@ def test_configmap_verbs(cluster: KubelingCluster, ns: str, scratch_dir: str) ->
     assert cp.stderr.strip() == 'Error from server (NotFound): configmaps "cm1" not found'
 
 
-@pytest.mark.xfail(reason="`kubectl create <generator>` (namespace, configmap, secret, deployment, service, "
-                          "serviceaccount) sends application/vnd.kubernetes.protobuf bodies; the API server "
-                          "decodes only JSON/YAML so far", strict=False)
 def test_kubectl_create_generators(cluster: KubelingCluster, ns: str) -> None:
+    """`kubectl create <generator>` sends application/vnd.kubernetes.protobuf request bodies."""
     k = cluster.kubectl
     assert k("create", "configmap", "g1", "--from-literal=a=1", "-n", ns).stdout == "configmap/g1 created\n"
     assert get_json(cluster, "cm", "g1", "-n", ns)["data"] == {"a": "1"}

@@ -349,9 +349,14 @@ def test_restart_keeps_pods_and_ips(kc: KubelingCluster) -> None:
     apply(kc, mkpod("survivor", "node2"))
     before = wait_for(lambda: (p := get(kc, "pod", "survivor")) and cond(p, "Ready").get("status") == "True"
                       and p, 15, what="Ready")
+    kubeling(kc, "add", "node4")
+    boot = get(kc, "node", "node4")["status"]["nodeInfo"]["bootID"]
     kc.stop()
     kc.start()
-    assert kc.wait_nodes_ready(["master", "node1", "node2"], timeout=20)
+    assert kc.wait_nodes_ready(["master", "node1", "node2", "node4"], timeout=20)
+    node4 = get(kc, "node", "node4")
+    assert node4["status"]["nodeInfo"]["bootID"] != boot  # its agent came back with the cluster
+    assert node4["spec"]["podCIDR"] not in {get(kc, "node", n)["spec"]["podCIDR"] for n in ("master", "node1", "node2")}
     after = get(kc, "pod", "survivor")
     assert after["status"]["podIP"] == before["status"]["podIP"]
     assert after["status"]["containerStatuses"][0]["containerID"] == \
@@ -364,3 +369,61 @@ def test_restart_keeps_pods_and_ips(kc: KubelingCluster) -> None:
                                                 "-o", "json").stdout)["items"] if e["reason"] == "Started"]
     assert len(started) == 1 and started[0].get("count", 1) == 1  # no duplicate events after the restart
     kc.kubectl("delete", "pod", "survivor", "newcomer", "--grace-period=0", "--force")
+    kubeling(kc, "remove", "node4")
+
+
+# ---- pure helpers (no cluster) ------------------------------------------------------------------------------
+
+def test_addressing_and_ipam_helpers() -> None:
+    from kubeling.node.kubelet import IPAllocator, cidr_index, node_ip, pod_cidr
+
+    cidrs = [pod_cidr(i) for i in range(5000)]
+    assert cidrs[0] == "10.244.0.0/24" and cidrs[255] == "10.244.255.0/24"
+    assert len(set(cidrs)) == 5000 and all(cidr_index(c) == i for i, c in enumerate(cidrs))
+    svc = ipaddress.ip_network("10.96.0.0/12")
+    assert not any(ipaddress.ip_network(c).overlaps(svc) for c in cidrs)
+    assert len({node_ip(i) for i in range(5000)}) == 5000
+
+    a = IPAllocator("10.244.7.0/24")
+    ips = [a.allocate(f"u{i}") for i in range(253)]
+    assert len(set(ips)) == 253 and ips[0] == "10.244.7.2" and a.allocate("extra") is None
+    assert a.allocate("u5") == ips[5]  # idempotent per pod
+    a.release("u5")
+    assert a.allocate("new") == ips[5]  # the only free address
+    b = IPAllocator("10.244.7.0/24")
+    b.restore("old", "10.244.7.2")
+    assert b.allocate("x") == "10.244.7.3"
+    b.release("x")
+    assert b.allocate("y") == "10.244.7.4"  # round-robin: a freed address is reused late
+
+
+def test_kubelet_formatting_helpers() -> None:
+    from kubeling.node.kubelet import go_duration, image_id, normalize_image
+
+    assert normalize_image("nginx") == "docker.io/library/nginx:latest"
+    assert normalize_image("nginx:1.25") == "docker.io/library/nginx:1.25"
+    assert normalize_image("bitnami/redis:7") == "docker.io/bitnami/redis:7"
+    assert normalize_image("registry.k8s.io/pause:3.10") == "registry.k8s.io/pause:3.10"
+    assert normalize_image("localhost:5000/app") == "localhost:5000/app:latest"
+    assert image_id("nginx:1.25").startswith("docker.io/library/nginx@sha256:")
+    assert [go_duration(x) for x in (0, 0.5, 1, 1.2345, 75.5)] == ["0s", "500ms", "1s", "1.234s", "1m15.5s"]
+
+
+def test_taint_toleration_helpers() -> None:
+    from kubeling.controllers.nodelifecycle import matching_tolerations, min_toleration_seconds, tolerates
+
+    unreachable = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
+    assert tolerates({"operator": "Exists"}, unreachable)
+    assert tolerates({"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+                     unreachable)
+    assert not tolerates({"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule", "operator": "Exists"},
+                         unreachable)
+    assert tolerates({"key": "k", "value": "v", "effect": "NoExecute"}, {"key": "k", "value": "v",
+                                                                          "effect": "NoExecute"})
+    assert not tolerates({"key": "k", "value": "w"}, {"key": "k", "value": "v", "effect": "NoExecute"})
+    ok, used = matching_tolerations([unreachable], [{"operator": "Exists", "tolerationSeconds": 300}])
+    assert ok and min_toleration_seconds(used) == 300
+    assert matching_tolerations([unreachable], []) == (False, [])
+    assert min_toleration_seconds([{"operator": "Exists"}]) == -1
+    assert min_toleration_seconds([{"operator": "Exists", "tolerationSeconds": -5}]) == 0
+    assert min_toleration_seconds([]) == 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from . import errors
+from . import errors, pod_admission
 from .defaults import quantity_value
 from .registry import Registry, Request
 from .resources import ResourceType, by_qualified
@@ -127,5 +127,6 @@ def _add_finalizer(obj: Obj, name: str) -> None:
 
 
 def install(registry: Registry, settings: dict[str, Any] | None = None) -> None:
-    """Append the storage admission plugins to `registry.admission`."""
+    """Append the admission plugins (storage, pods) to `registry.admission`."""
     registry.admission.append(StorageAdmission(registry))
+    registry.admission.append(pod_admission.default_toleration_seconds)

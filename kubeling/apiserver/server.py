@@ -23,7 +23,7 @@ from ..api.registry import APPLY_PATCH, Registry, Request
 from ..api.resources import ResourceType, lookup
 from ..api.strategy import RETURN_DELETED_OBJECT
 from ..storage.base import KV
-from . import discovery, openapi
+from . import discovery, openapi, protobuf
 
 log = logging.getLogger("kubeling.apiserver")
 
@@ -54,6 +54,17 @@ def _json(data: Any, status: int = 200, content_type: str = JSON, headers: dict 
 
 def error_response(e: ApiError) -> web.Response:
     return web.Response(body=orjson.dumps(e.status()), status=e.code, content_type=JSON)
+
+
+def _decode_protobuf(raw: bytes) -> dict[str, Any]:
+    """A Kubernetes protobuf body (kubectl's typed clients send them) as the dict its JSON form gives."""
+    try:
+        return protobuf.decode(raw)
+    except protobuf.UnknownProtobufType:
+        raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                       "accepted media types include: application/json, application/yaml") from None
+    except protobuf.ProtobufError as e:
+        raise errors.bad_request(f"the object provided is unrecognized: {e}") from None
 
 
 def _accepts(accept: str, marker: str) -> bool:
@@ -134,6 +145,8 @@ class ApiServer:
     def _decode(self, raw: bytes, content_type: str) -> Any:
         if not raw:
             raise errors.bad_request("request body must not be empty")
+        if content_type == protobuf.CONTENT_TYPE:
+            return _decode_protobuf(raw)
         if "yaml" in content_type:
             try:
                 return yaml.safe_load(raw)
@@ -349,7 +362,9 @@ class ApiServer:
 
     def _delete_options(self, request: web.Request, raw: bytes) -> dict[str, Any]:
         opts: dict[str, Any] = {}
-        if raw:
+        if raw and request.content_type == protobuf.CONTENT_TYPE:
+            opts = _decode_protobuf(raw)
+        elif raw:
             try:
                 opts = orjson.loads(raw)
             except orjson.JSONDecodeError as e:

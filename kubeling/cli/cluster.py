@@ -36,7 +36,12 @@ class ClusterConfig:
     port: int = 6443
     host: str = "127.0.0.1"
     dns_port: int = 10053
-    storage: str = "sqlite"  # sqlite | memory
+    storage: str = "sqlite"  # sqlite | memory | etcd
+    etcd_servers: str = ""  # comma-separated client URLs (storage "etcd")
+    etcd_prefix: str = ""  # prepended to every etcd key (several clusters on one etcd)
+    pki_dir: str = ""  # default DATA_DIR/pki; API servers sharing one store share one PKI
+    compaction_interval: float = COMPACT_INTERVAL  # seconds; <= 0 disables compaction
+    components: list[str] | None = None  # modules started after the API server; None = COMPONENT_MODULES
     nodes: list[str] = field(default_factory=lambda: ["master", "node1", "node2"])
     pod_start_delay: float = 1.0
     node_monitor_grace_period: float = 40.0
@@ -49,6 +54,19 @@ class ClusterConfig:
 # coroutine function. Modules not present yet are skipped.
 COMPONENT_MODULES = ["kubeling.controllers.manager", "kubeling.scheduler.scheduler", "kubeling.node.simulator",
                      "kubeling.dns.server"]
+
+
+async def open_store(cfg: ClusterConfig) -> Store:
+    """The storage backend cfg.storage names: memory, the SQLite file in the data dir, or etcd."""
+    if cfg.storage == "memory":
+        return open_memory()
+    if cfg.storage == "etcd":
+        from ..storage.etcd import open_etcd
+
+        if not cfg.etcd_servers:
+            raise SystemExit("error: --storage etcd needs --etcd-servers URL[,URL...]")
+        return await open_etcd(cfg.etcd_servers, key_prefix=cfg.etcd_prefix)
+    return open_sqlite(os.path.join(cfg.data_dir, "state.db"))
 
 
 class Cluster:
@@ -70,12 +88,9 @@ class Cluster:
     async def start(self) -> None:
         cfg = self.cfg
         os.makedirs(cfg.data_dir, exist_ok=True)
-        self.pki = ensure_pki(os.path.join(cfg.data_dir, "pki"))
+        self.pki = ensure_pki(cfg.pki_dir or os.path.join(cfg.data_dir, "pki"))
         self.token = read_token(self.pki["admin.token"])
-        if cfg.storage == "memory":
-            self.store = open_memory()
-        else:
-            self.store = open_sqlite(os.path.join(cfg.data_dir, "state.db"))
+        self.store = await open_store(cfg)
         self.registry = Registry(self.store)
         admission.install(self.registry, self._settings())
         service_alloc.install(self.registry)
@@ -94,7 +109,7 @@ class Cluster:
         self.client = LocalClient(self.registry, field_manager="kubeling")
         self.ctx = ComponentContext(client=self.client, informers=InformerFactory(self.client),
                                     data_dir=cfg.data_dir, settings=self._settings())
-        for modname in COMPONENT_MODULES:
+        for modname in COMPONENT_MODULES if cfg.components is None else cfg.components:
             try:
                 mod = importlib.import_module(modname)
             except ModuleNotFoundError as e:
@@ -129,8 +144,11 @@ class Cluster:
     async def _compactor(self) -> None:
         """Keep about five minutes of history, as upstream's compaction interval does."""
         marks: list[int] = []
+        interval = self.cfg.compaction_interval
+        if interval <= 0:
+            return
         while True:
-            await asyncio.sleep(COMPACT_INTERVAL)
+            await asyncio.sleep(interval)
             marks.append(self.store.revision)
             if len(marks) > 1:
                 await self.store.compact(marks.pop(0))

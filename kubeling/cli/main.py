@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from .cluster import ClusterConfig, run_forever
+from .components import add_component_parsers, add_storage_flags, storage_args, storage_config
 
 CONTEXT = "kubeling"
 
@@ -113,7 +114,7 @@ def _cfg_from_args(a: argparse.Namespace) -> ClusterConfig:
                          node_monitor_grace_period=a.node_monitor_grace_period,
                          default_storageclass=not a.no_default_storageclass,
                          terminated_pod_gc_threshold=a.terminated_pod_gc_threshold,
-                         pod_gc_quarantine=a.pod_gc_quarantine)
+                         pod_gc_quarantine=a.pod_gc_quarantine, **storage_config(a))
 
 
 def _write_kubeconfigs(a: argparse.Namespace, cfg: ClusterConfig, quiet: bool = False) -> None:
@@ -187,6 +188,7 @@ def _up_detached(a: argparse.Namespace, cfg: ClusterConfig) -> int:
             "--pod-gc-quarantine", str(cfg.pod_gc_quarantine)]
     if not cfg.default_storageclass:
         args.append("--no-default-storageclass")
+    args += storage_args(cfg)
     if a.kubeconfig:
         args += ["--kubeconfig", a.kubeconfig]
     logf = open(os.path.join(cfg.data_dir, "kubeling.log"), "ab")
@@ -309,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--dns-port", type=int, default=10053)
     up.add_argument("--kubeconfig", default=None, help="write the kubeconfig here instead of merging into ~/.kube/config")
     up.add_argument("--detach", action="store_true", help="run in the background; return once ready")
-    up.add_argument("--storage", choices=["sqlite", "memory"], default="sqlite")
+    add_storage_flags(up)
     up.add_argument("--nodes", default=None, help="comma-separated node names (default master,node1,node2)")
     up.add_argument("--node-count", type=int, default=None)
     up.add_argument("--pod-start-delay", type=float, default=1.0)
@@ -339,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .dns_cmd import add_dns_parser
 
     add_dns_parser(sub)
+    add_component_parsers(sub)
     return p
 
 

@@ -63,8 +63,11 @@ class Simulator:
         self.agents: dict[str, NodeAgent] = {}
         self._index_of: dict[str, int] = {}  # node name -> pod CIDR index, for every node seen
         self._starting: set[str] = set()
+        self._accepting = False  # spawn agents for simulated Nodes only once every CIDR index is known
+        self._deferred: set[str] = set()
         self.queue = WorkQueue("kubelet")
         self._heap: list[tuple[float, int, str]] = []
+        self._beat_seq: dict[str, int] = {}  # node -> seq of its one live heap entry
         self._seq = 0
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -121,6 +124,8 @@ class Simulator:
         listed = {}
         for n in existing:
             listed[n["metadata"]["name"]] = n
+            if not self.standalone and (n["metadata"].get("annotations") or {}).get(SIMULATED_ANNOTATION) == "true":
+                self._deferred.add(n["metadata"]["name"])
             idx = cidr_index((n.get("spec") or {}).get("podCIDR"))
             if idx is not None:
                 self._index_of[n["metadata"]["name"]] = idx
@@ -131,6 +136,12 @@ class Simulator:
                 idx = self._free_index(i if not self.standalone else None)
                 self._index_of[name] = idx
             agents.append(self._new_agent(name, idx, listed.get(name)))
+        self._accepting = True
+        for name in sorted(self._deferred):
+            node = self.nodes.get(name) or listed.get(name)
+            if node is not None:
+                self._spawn(name, node)
+        self._deferred.clear()
         t0 = time.monotonic()
         await self._register_all(agents, listed)
         if agents:
@@ -231,7 +242,10 @@ class Simulator:
         agent = self.agents.get(name)
         if agent is None:
             if not self.standalone and ann.get(SIMULATED_ANNOTATION) == "true":
-                self._spawn(name, node)
+                if self._accepting:
+                    self._spawn(name, node)
+                else:
+                    self._deferred.add(name)
             return
         if not agent.registered:
             return
@@ -250,6 +264,7 @@ class Simulator:
         name = node["metadata"]["name"]
         self._index_of.pop(name, None)
         agent = self.agents.pop(name, None)
+        self._beat_seq.pop(name, None)
         if agent is not None:
             log.info("node %s deleted; its agent stops", name)
             agent.stopped = True
@@ -286,7 +301,9 @@ class Simulator:
 
     # ---- heartbeats ----------------------------------------------------------------------------------
     def _schedule(self, name: str, delay: float) -> None:
+        """(Re)schedule the agent's next beat; an earlier pending entry for it becomes stale."""
         self._seq += 1
+        self._beat_seq[name] = self._seq
         heapq.heappush(self._heap, (time.monotonic() + delay, self._seq, name))
         self._wake.set()
 
@@ -298,9 +315,12 @@ class Simulator:
             now = time.monotonic()
             due: list[str] = []
             while self._heap and self._heap[0][0] <= now + window:
-                due.append(heapq.heappop(self._heap)[2])
+                _, seq, name = heapq.heappop(self._heap)
+                if self._beat_seq.get(name) == seq:
+                    del self._beat_seq[name]
+                    due.append(name)
             if due:
-                await asyncio.gather(*(self._beat(name, sem) for name in dict.fromkeys(due)))
+                await asyncio.gather(*(self._beat(name, sem) for name in due))
                 continue
             self._wake.clear()
             timeout = self._heap[0][0] - now if self._heap else None

@@ -1,6 +1,9 @@
 """The versioned store (DESIGN.md layer 1): revisions, conflicts, watch, compaction, durability.
 
-Every behaviour is checked on both backends (memory and SQLite) unless it is about the disk.
+Every behaviour is checked on every backend (memory, SQLite, and etcd when Debian's etcd is
+installed) unless it is about the disk. etcd's revision counter is shared by everything in the
+etcd server and starts above zero, so revisions are asserted relative to the store's revision
+when the test opened it (`r0`): the contract is the same, only the origin differs.
 """
 from __future__ import annotations
 
@@ -23,6 +26,11 @@ from kubeling.storage.base import (
 from kubeling.storage.sqlite import open_memory, open_sqlite
 from kubeling.storage.store import Store
 
+try:  # tests/ is on sys.path through its conftest.py
+    from etcd_util import etcd_server, have_etcd, unique_prefix  # noqa: F401
+except ImportError:  # pragma: no cover
+    have_etcd = None  # type: ignore[assignment]
+
 
 def obj(name: str, ns: str = "default", **extra: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, **extra}
@@ -32,13 +40,26 @@ def key(name: str, ns: str = "default") -> str:
     return f"/registry/configmaps/{ns}/{name}"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def open_store(request: pytest.FixtureRequest, tmp_path: Any) -> Callable[[], Store]:
-    """A factory: each call opens the store (for sqlite: the same file again, as a restart does)."""
+@pytest.fixture(params=["memory", "sqlite", "etcd"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Any) -> Callable[[], Awaitable[Store]]:
+    """An async factory: each call opens the store (for sqlite: the same file again, as a restart does;
+    for etcd: the same key prefix again)."""
     path = os.path.join(tmp_path, "state.db")
+    endpoints = prefix = ""
+    if request.param == "etcd":
+        if have_etcd is None or not have_etcd():
+            pytest.skip("etcd is not installed (apt-get install etcd-server)")
+        endpoints = request.getfixturevalue("etcd_server").endpoints
+        prefix = unique_prefix()
 
-    def factory() -> Store:
-        return open_memory() if request.param == "memory" else open_sqlite(path)
+    async def factory() -> Store:
+        if request.param == "memory":
+            return open_memory()
+        if request.param == "sqlite":
+            return open_sqlite(path)
+        from kubeling.storage.etcd import open_etcd
+
+        return await open_etcd(endpoints, key_prefix=prefix)
 
     factory.kind = request.param  # type: ignore[attr-defined]
     return factory
@@ -59,55 +80,60 @@ async def drain(w: Any, n: int, timeout: float = 2.0) -> list[Any]:
 
 # ---- writes and revisions -----------------------------------------------------------------------------
 
+Opener = Callable[[], Awaitable[Store]]
 
-def test_create_update_delete_revisions(open_store: Callable[[], Store]) -> None:
+
+def test_create_update_delete_revisions(open_store: Opener) -> None:
     async def body() -> None:
-        s = open_store()
+        s = await open_store()
+        r0 = s.revision
         a = await s.create(key("a"), obj("a"))
         b = await s.create(key("b"), obj("b"))
-        assert (a.create_rev, a.mod_rev) == (1, 1)
-        assert (b.create_rev, b.mod_rev) == (2, 2)
-        assert a.obj["metadata"]["resourceVersion"] == "1"
-        assert s.revision == 2
-        u = await s.update(key("a"), {**a.copy(), "data": {"k": "v"}}, expected_rev=1)
-        assert (u.create_rev, u.mod_rev) == (1, 3)
-        assert u.obj["metadata"]["resourceVersion"] == "3"
+        assert (a.create_rev, a.mod_rev) == (r0 + 1, r0 + 1)
+        assert (b.create_rev, b.mod_rev) == (r0 + 2, r0 + 2)
+        assert a.obj["metadata"]["resourceVersion"] == str(r0 + 1)
+        assert s.revision == r0 + 2
+        u = await s.update(key("a"), {**a.copy(), "data": {"k": "v"}}, expected_rev=r0 + 1)
+        assert (u.create_rev, u.mod_rev) == (r0 + 1, r0 + 3)
+        assert u.obj["metadata"]["resourceVersion"] == str(r0 + 3)
         assert s.get(key("a")).obj["data"] == {"k": "v"}
         d = await s.delete(key("b"))
         # The delete is a revision of its own; the tombstone carries the last state stamped with it.
-        assert d.mod_rev == 4 and s.revision == 4
-        assert d.obj["metadata"]["name"] == "b" and d.obj["metadata"]["resourceVersion"] == "4"
+        assert d.mod_rev == r0 + 4 and s.revision == r0 + 4
+        assert d.obj["metadata"]["name"] == "b" and d.obj["metadata"]["resourceVersion"] == str(r0 + 4)
         assert s.get(key("b")) is None
         # Deleting must not have mutated the previous version readers may still hold.
-        assert b.obj["metadata"]["resourceVersion"] == "2"
+        assert b.obj["metadata"]["resourceVersion"] == str(r0 + 2)
         await s.close()
 
     run(body)
 
 
-def test_raw_bytes_match_object_and_copy_is_private(open_store: Callable[[], Store]) -> None:
+def test_raw_bytes_match_object_and_copy_is_private(open_store: Opener) -> None:
     async def body() -> None:
-        s = open_store()
+        s = await open_store()
         kv = await s.create(key("a"), obj("a", data={"x": "1"}))
         c = kv.copy()
         assert c == kv.obj
         c["data"]["x"] = "2"
         assert kv.obj["data"]["x"] == "1"
+        assert s.get(key("a")).raw == kv.raw
         await s.close()
 
     run(body)
 
 
-def test_conflicts_and_missing_keys(open_store: Callable[[], Store]) -> None:
+def test_conflicts_and_missing_keys(open_store: Opener) -> None:
     async def body() -> None:
-        s = open_store()
+        s = await open_store()
+        r0 = s.revision
         a = await s.create(key("a"), obj("a"))
         with pytest.raises(KeyExists):
             await s.create(key("a"), obj("a"))
         await s.update(key("a"), a.copy(), expected_rev=a.mod_rev)
         with pytest.raises(RevisionConflict) as ei:
             await s.update(key("a"), a.copy(), expected_rev=a.mod_rev)
-        assert ei.value.current is not None and ei.value.current.mod_rev == 2
+        assert ei.value.current is not None and ei.value.current.mod_rev == r0 + 2
         with pytest.raises(RevisionConflict):
             await s.delete(key("a"), expected_rev=a.mod_rev)
         with pytest.raises(KeyNotFound):
@@ -115,19 +141,20 @@ def test_conflicts_and_missing_keys(open_store: Callable[[], Store]) -> None:
         with pytest.raises(KeyNotFound):
             await s.delete(key("nope"))
         # Failed writes consume no revision.
-        assert s.revision == 2
+        assert s.revision == r0 + 2
         await s.close()
 
     run(body)
 
 
-def test_update_without_expected_revision_always_applies(open_store: Callable[[], Store]) -> None:
+def test_update_without_expected_revision_always_applies(open_store: Opener) -> None:
     async def body() -> None:
-        s = open_store()
+        s = await open_store()
+        r0 = s.revision
         a = await s.create(key("a"), obj("a"))
         await s.update(key("a"), a.copy())
         kv = await s.update(key("a"), a.copy())
-        assert kv.mod_rev == 3
+        assert kv.mod_rev == r0 + 3
         await s.close()
 
     run(body)
@@ -136,15 +163,16 @@ def test_update_without_expected_revision_always_applies(open_store: Callable[[]
 # ---- list and prefixes --------------------------------------------------------------------------------
 
 
-def test_list_prefix_filtering_is_segment_exact(open_store: Callable[[], Store]) -> None:
+def test_list_prefix_filtering_is_segment_exact(open_store: Opener) -> None:
     async def body() -> None:
-        s = open_store()
+        s = await open_store()
+        r0 = s.revision
         for ns, name in [("default", "b"), ("default", "a"), ("default2", "c"), ("kube-system", "d")]:
             await s.create(key(name, ns), obj(name, ns))
         await s.create("/registry/secrets/default/a", {"metadata": {"name": "a", "namespace": "default"}})
         items, rev = s.list("/registry/configmaps/default/")
         assert [kv.key for kv in items] == [key("a"), key("b")]  # sorted, and not default2
-        assert rev == s.revision == 5
+        assert rev == s.revision == r0 + 5
         items, _ = s.list("/registry/configmaps/")
         assert len(items) == 4
         assert s.count("/registry/configmaps/") == 4
@@ -156,21 +184,44 @@ def test_list_prefix_filtering_is_segment_exact(open_store: Callable[[], Store])
     run(body)
 
 
+def test_reopen_sees_the_same_state(open_store: Opener) -> None:
+    """A second store on the same backing data (a restart, or for etcd another API server) agrees."""
+    if open_store.kind == "memory":  # type: ignore[attr-defined]
+        pytest.skip("memory does not persist")
+
+    async def body() -> None:
+        s = await open_store()
+        a = await s.create(key("a"), obj("a", data={"v": "1"}))
+        await s.create(key("b"), obj("b"))
+        await s.delete(key("b"))
+        await s.close()
+        s2 = await open_store()
+        kv = s2.get(key("a"))
+        assert kv is not None and kv.raw == a.raw and (kv.create_rev, kv.mod_rev) == (a.create_rev, a.mod_rev)
+        assert s2.get(key("b")) is None
+        kv2 = await s2.update(key("a"), kv.copy(), expected_rev=a.mod_rev)
+        assert kv2.mod_rev > a.mod_rev
+        await s2.close()
+
+    run(body)
+
+
 # ---- watch --------------------------------------------------------------------------------------------
 
 
-def test_watch_live_events_in_order(open_store: Callable[[], Store]) -> None:
+def test_watch_live_events_in_order(open_store: Opener) -> None:
     async def body() -> None:
-        s = open_store()
+        s = await open_store()
+        r0 = s.revision
         w = s.watch("/registry/configmaps/default/", s.revision)
         a = await s.create(key("a"), obj("a"))
         await s.create(key("x", "other"), obj("x", "other"))  # outside the prefix
         await s.update(key("a"), a.copy())
         await s.delete(key("a"))
         evs = await drain(w, 3)
-        assert [(e.type, e.rev) for e in evs] == [(ADDED, 1), (MODIFIED, 3), (DELETED, 4)]
-        assert evs[1].prev is not None and evs[1].prev.mod_rev == 1
-        assert evs[2].prev is not None and evs[2].prev.mod_rev == 3
+        assert [(e.type, e.rev) for e in evs] == [(ADDED, r0 + 1), (MODIFIED, r0 + 3), (DELETED, r0 + 4)]
+        assert evs[1].prev is not None and evs[1].prev.mod_rev == r0 + 1
+        assert evs[2].prev is not None and evs[2].prev.mod_rev == r0 + 3
         assert await w.next(0.05) is None
         w.close()
         await s.close()
@@ -178,20 +229,22 @@ def test_watch_live_events_in_order(open_store: Callable[[], Store]) -> None:
     run(body)
 
 
-def test_watch_from_past_revision_replays_history(open_store: Callable[[], Store]) -> None:
+def test_watch_from_past_revision_replays_history(open_store: Opener) -> None:
     async def body() -> None:
-        s = open_store()
+        s = await open_store()
+        r0 = s.revision
         a = await s.create(key("a"), obj("a"))  # 1
         await s.create(key("b"), obj("b"))  # 2
         await s.update(key("a"), a.copy())  # 3
         await s.delete(key("b"))  # 4
-        w = s.watch("/registry/configmaps/", 2)
+        w = s.watch("/registry/configmaps/", r0 + 2)
         evs = await drain(w, 2)
-        assert [(e.type, e.kv.key, e.rev) for e in evs] == [(MODIFIED, key("a"), 3), (DELETED, key("b"), 4)]
+        assert [(e.type, e.kv.key, e.rev) for e in evs] == [(MODIFIED, key("a"), r0 + 3),
+                                                            (DELETED, key("b"), r0 + 4)]
         # Then live events continue on the same watcher, without gaps or duplicates.
         await s.create(key("c"), obj("c"))
         (ev,) = await drain(w, 1)
-        assert (ev.type, ev.rev) == (ADDED, 5)
+        assert (ev.type, ev.rev) == (ADDED, r0 + 5)
         w.close()
         # A watch from the current revision replays nothing.
         w2 = s.watch("/registry/configmaps/", s.revision)
@@ -202,10 +255,26 @@ def test_watch_from_past_revision_replays_history(open_store: Callable[[], Store
     run(body)
 
 
-def test_watch_single_key(open_store: Callable[[], Store]) -> None:
+def test_watch_from_a_future_revision_skips_up_to_it(open_store: Opener) -> None:
+    """A resourceVersion seen through another API server, not reached here yet: nothing at or below it."""
     async def body() -> None:
-        s = open_store()
-        w = s.watch(key("a"), 0)
+        s = await open_store()
+        r0 = s.revision
+        w = s.watch("/registry/configmaps/", r0 + 2)
+        for n in ("a", "b", "c"):
+            await s.create(key(n), obj(n))
+        (ev,) = await drain(w, 1)
+        assert (ev.kv.key, ev.rev) == (key("c"), r0 + 3)
+        w.close()
+        await s.close()
+
+    run(body)
+
+
+def test_watch_single_key(open_store: Opener) -> None:
+    async def body() -> None:
+        s = await open_store()
+        w = s.watch(key("a"), s.revision)
         await s.create(key("ab"), obj("ab"))
         await s.create(key("a"), obj("a"))
         (ev,) = await drain(w, 1)
@@ -217,10 +286,10 @@ def test_watch_single_key(open_store: Callable[[], Store]) -> None:
     run(body)
 
 
-def test_closed_watcher_gets_no_more_events(open_store: Callable[[], Store]) -> None:
+def test_closed_watcher_gets_no_more_events(open_store: Opener) -> None:
     async def body() -> None:
-        s = open_store()
-        w = s.watch("/registry/configmaps/", 0)
+        s = await open_store()
+        w = s.watch("/registry/configmaps/", s.revision)
         w.close()
         await s.create(key("a"), obj("a"))
         assert await w.next(0.05) is None
@@ -230,10 +299,10 @@ def test_closed_watcher_gets_no_more_events(open_store: Callable[[], Store]) -> 
     run(body)
 
 
-def test_store_close_ends_watchers(open_store: Callable[[], Store]) -> None:
+def test_store_close_ends_watchers(open_store: Opener) -> None:
     async def body() -> None:
-        s = open_store()
-        w = s.watch("/registry/configmaps/", 0)
+        s = await open_store()
+        w = s.watch("/registry/configmaps/", s.revision)
         await s.close()
         got = [ev async for ev in w]
         assert got == []
@@ -244,27 +313,28 @@ def test_store_close_ends_watchers(open_store: Callable[[], Store]) -> None:
 # ---- compaction ---------------------------------------------------------------------------------------
 
 
-def test_compaction_makes_old_watches_fail(open_store: Callable[[], Store]) -> None:
+def test_compaction_makes_old_watches_fail(open_store: Opener) -> None:
     async def body() -> None:
-        s = open_store()
+        s = await open_store()
+        r0 = s.revision
         a = await s.create(key("a"), obj("a"))
         for _ in range(4):
             a = await s.update(key("a"), a.copy())
-        assert s.revision == 5
-        await s.compact(3)
-        assert s.oldest_revision == 3
+        assert s.revision == r0 + 5
+        await s.compact(r0 + 3)
+        assert s.oldest_revision == r0 + 3
         with pytest.raises(Compacted) as ei:
-            s.watch("/registry/configmaps/", 2)
-        assert ei.value.requested == 2
+            s.watch("/registry/configmaps/", r0 + 2)
+        assert ei.value.requested == r0 + 2
         # From the compacted revision on, history is still served.
-        w = s.watch("/registry/configmaps/", 3)
-        assert [e.rev for e in await drain(w, 2)] == [4, 5]
+        w = s.watch("/registry/configmaps/", r0 + 3)
+        assert [e.rev for e in await drain(w, 2)] == [r0 + 4, r0 + 5]
         w.close()
         # Current state is untouched by compaction.
-        assert s.get(key("a")).mod_rev == 5
+        assert s.get(key("a")).mod_rev == r0 + 5
         # Compacting backwards is a no-op.
-        await s.compact(1)
-        assert s.oldest_revision == 3
+        await s.compact(r0 + 1)
+        assert s.oldest_revision == r0 + 3
         await s.close()
 
     run(body)

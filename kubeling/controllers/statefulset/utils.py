@@ -211,6 +211,14 @@ def is_claim_owner_up_to_date(claim: dict[str, Any], set_: dict[str, Any], pod: 
     a ref to the pod once it is scaled down (Delete/Delete: set ref while in range, pod ref after).
     Claims with stale refs or a foreign controller are left alone (reported as up to date).
     """
+    if not claim["metadata"].get("ownerReferences"):
+        # the common case, decided without the general checks below (same outcome)
+        when_deleted, when_scaled = get_retention_policy(set_)
+        if when_deleted == DELETE and when_scaled in (RETAIN, DELETE):
+            return False  # needs a ref to the set (or to the pod once scaled down)
+        if when_scaled == DELETE and when_deleted == RETAIN:
+            return pod_in_ordinal_range(pod, set_)
+        return True
     if has_stale_owner_ref(claim, set_, CONTROLLER_KIND) or has_stale_owner_ref(claim, pod, POD_KIND):
         return True
     if has_unexpected_controller(claim, set_, pod):

@@ -474,16 +474,23 @@ def test_ordinals_start(cluster: KubelingCluster, ns: str) -> None:
 def test_restart_mid_rollout_converges(make_cluster: Any) -> None:
     """SIGKILL in the middle of an OrderedReady creation and of a rolling update: after a restart the
     set converges with every ordinal exactly once, one claim per ordinal, all on the new template."""
-    c = make_cluster("--pod-start-delay", "0.05")
+    c = make_cluster("--pod-start-delay", "0.2")
     ns = "default"
     n = 50
     apply(c, ns, sts(replicas=n))
     wait_for(lambda: set_status(c, ns).get("readyReplicas", 0) >= 15, 180, what="15 ready")
     c.kill()
     c.start()
+    assert set_status(c, ns).get("readyReplicas", 0) < n  # the crash really happened mid-way
+    c.kill()
+    c.start()
     wait_ready(c, ns, n, timeout=300)
     c.kubectl("set", "image", "sts/web", "nginx=nginx:1.9.1")
     wait_for(lambda: set_status(c, ns).get("updatedReplicas", 0) >= 10, 180, what="rollout under way")
+    c.kill()
+    c.start()
+    st = set_status(c, ns)
+    assert st.get("updatedReplicas", 0) < n, st  # the crash really happened mid-rollout
     c.kill()
     c.start()
 

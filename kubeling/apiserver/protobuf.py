@@ -39,6 +39,7 @@ RAWEXTENSION = "k8s.io.apimachinery.pkg.runtime.RawExtension"
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _MASK64 = (1 << 64) - 1
+_MISSING = object()
 
 
 class ProtobufError(ValueError):
@@ -178,6 +179,9 @@ def table() -> dict[str, Any]:
             raw = orjson.loads(f.read())
         raw["types"] = {t: {int(k): v for k, v in fields.items()} for t, fields in raw["types"].items()}
         raw["listwrappers"] = set(raw.get("listwrappers", ()))
+        # per type: the json names of value scalars tagged omitempty (dropped when zero)
+        raw["omitempty"] = {t: tuple(f[_NAME] for f in fields.values() if f[_PRES] == "o")
+                            for t, fields in raw["types"].items()}
         _TABLE = raw
     return _TABLE
 
@@ -284,7 +288,7 @@ def _special(type_name: str, buf: bytes) -> Any:
             if num == 1 and wt == 2:
                 raw = bytes(v)
         if not raw:
-            return None if type_name == RAWEXTENSION else {}
+            return None  # Go marshals a nil RawExtension / FieldsV1 as null
         if raw.startswith(MAGIC):
             return decode(raw)
         try:
@@ -370,20 +374,16 @@ def decode_message(buf: bytes, type_name: str) -> Any:
         else:
             out[name] = val
     # presence: value scalars tagged omitempty vanish when zero, as in encoding/json.
-    for spec in fields.values():
-        if spec[_PRES] == "o":
-            name = spec[_NAME]
-            val = out.get(name, _MISSING)
-            if val is not _MISSING and (val == "" or val == 0 or val is False or val is None):
-                del out[name]
+    for name in tbl["omitempty"][type_name]:
+        val = out.get(name, _MISSING)
+        if val is not _MISSING and (val == "" or val == 0 or val is False):
+            del out[name]
     for sub in inline:
         if isinstance(sub, dict):
             for k, v in sub.items():
                 out.setdefault(k, v)
     return out
 
-
-_MISSING = object()
 
 
 def parse_envelope(raw: bytes) -> tuple[str, str, bytes, str, str]:

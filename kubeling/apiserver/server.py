@@ -284,6 +284,9 @@ class ApiServer:
         if not rt.namespaced and ns is not None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         method = request.method
+        sync = getattr(self.registry.store, "sync", None)
+        if sync is not None and (method != "GET" or not request.query.get("resourceVersion")):
+            await sync()  # API servers sharing etcd: see every write acknowledged before this request
         if rt.plural == "bindings":
             if method != "POST" or ns is None:
                 raise errors.method_not_allowed("the server does not allow this method on the requested resource")

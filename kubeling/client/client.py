@@ -136,11 +136,20 @@ def _own(res: Any) -> dict[str, Any]:
 
 
 class HttpClient(Client):
-    """HTTPS transport for components running as separate processes."""
+    """HTTPS transport for components running as separate processes.
+
+    `server` may list several API servers, comma-separated: a request that cannot reach one
+    (connection refused or dropped) is retried on the next, so components ride out the loss of
+    an API server. A server that stays unreachable surfaces as a 503 ApiError after a few tries.
+    """
+
+    CONNECT_ATTEMPTS = 4
+    REQUEST_TIMEOUT = 60.0
 
     def __init__(self, server: str, token: str | None = None, ca_file: str | None = None,
                  field_manager: str = "kubeling", cert: tuple[str, str] | None = None) -> None:
-        self.server = server.rstrip("/")
+        self.servers = [s.strip().rstrip("/") for s in server.split(",") if s.strip()]
+        self.server = self.servers[0]
         self.token = token
         self.field_manager = field_manager
         ctx = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
@@ -177,17 +186,40 @@ class HttpClient(Client):
         q = dict(params or {})
         if method in ("POST", "PUT", "PATCH"):
             q.setdefault("fieldManager", self.field_manager)
-        url = self.server + path + ("?" + urlencode(q) if q else "")
+        query = "?" + urlencode(q) if q else ""
         data = None if body is None else (body if isinstance(body, bytes) else orjson.dumps(body))
-        async with s.request(method, url, data=data, headers={"Content-Type": content_type}) as r:
-            raw = await r.read()
-            out = orjson.loads(raw) if raw else None
-            if r.status >= 400:
-                st = out or {}
-                d = st.get("details") or {}
-                raise ApiError(r.status, st.get("reason", "Unknown"), st.get("message", ""), name=d.get("name"),
-                               group=d.get("group"), kind=d.get("kind"), causes=d.get("causes"))
-            return out
+        import aiohttp
+
+        for attempt in range(self.CONNECT_ATTEMPTS):
+            try:
+                async with s.request(method, self.server + path + query, data=data,
+                                     headers={"Content-Type": content_type},
+                                     timeout=aiohttp.ClientTimeout(total=self.REQUEST_TIMEOUT)) as r:
+                    raw = await r.read()
+                    status = r.status
+                break
+            except (TimeoutError, aiohttp.ClientConnectionError) as e:
+                await self._connection_failed(e, attempt)
+        out = orjson.loads(raw) if raw else None
+        if status >= 400:
+            st = out or {}
+            d = st.get("details") or {}
+            raise ApiError(status, st.get("reason", "Unknown"), st.get("message", ""), name=d.get("name"),
+                           group=d.get("group"), kind=d.get("kind"), causes=d.get("causes"))
+        return out
+
+    async def _connection_failed(self, e: Exception, attempt: int) -> None:
+        """Move on to the next API server; give up (503) after the last attempt.
+
+        A write whose connection dropped after sending may have been applied: retrying it is safe for
+        level-triggered callers (a repeated create answers AlreadyExists, a stale update Conflict).
+        """
+        if len(self.servers) > 1:
+            i = self.servers.index(self.server) if self.server in self.servers else 0
+            self.server = self.servers[(i + 1) % len(self.servers)]
+        if attempt + 1 >= self.CONNECT_ATTEMPTS:
+            raise ApiError(503, "ServiceUnavailable", f"cannot reach the API server: {e or type(e).__name__}")
+        await asyncio.sleep(0.05 * (2 ** attempt))
 
     async def get(self, resource, namespace, name):
         return await self._do("GET", self._path(_rt(resource), namespace, name))
@@ -231,13 +263,26 @@ class HttpClient(Client):
         s = await self._s()
         import aiohttp
 
-        url = self.server + self._path(rt, namespace) + "?" + urlencode(params)
-        async with s.get(url, timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as r:
+        query = self._path(rt, namespace) + "?" + urlencode(params)
+        for attempt in range(self.CONNECT_ATTEMPTS):
+            try:
+                r = await s.get(self.server + query, timeout=aiohttp.ClientTimeout(total=None, sock_read=None))
+                break
+            except (TimeoutError, aiohttp.ClientConnectionError) as e:
+                await self._connection_failed(e, attempt)
+        async with r:
             if r.status >= 400:
                 st = orjson.loads(await r.read())
                 raise ApiError(r.status, st.get("reason", ""), st.get("message", ""))
             buf = b""
-            async for chunk in r.content.iter_any():
+            chunks = r.content.iter_any()
+            while True:
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    return
+                except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError):
+                    return  # the server went away: the stream just ends, the caller watches again
                 buf += chunk
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)

@@ -134,6 +134,8 @@ class EtcdStore(WatchCache):
         self._watch_task: asyncio.Task | None = None
         self._watch_requests: asyncio.Queue | None = None
         self._watching = asyncio.Event()
+        self._barrier_next: asyncio.Future | None = None
+        self._barrier_task: asyncio.Task | None = None
         self._closed = False
         self.resyncs = 0
 
@@ -331,6 +333,38 @@ class EtcdStore(WatchCache):
         except EtcdUnavailable as e:
             # Another API server compacted further already ("required revision has been compacted").
             log.debug("etcd compaction to %d: %s", rev, e)
+
+    # ---- consistent reads ------------------------------------------------------
+    async def sync(self) -> None:
+        """Wait until the mirror reflects every write etcd acknowledged before this call.
+
+        The API server calls this before serving a request that must not read stale state (a
+        GET or LIST without resourceVersion, any write) when other API servers share etcd: as
+        upstream reads from etcd, or from a watch cache proven fresh by a progress notification.
+        Concurrent callers share one barrier (one linearizable etcd read) per round trip.
+        """
+        fut = self._barrier_next
+        if fut is None:
+            fut = self._barrier_next = asyncio.get_running_loop().create_future()
+            if self._barrier_task is None or self._barrier_task.done():
+                self._barrier_task = asyncio.get_running_loop().create_task(self._barriers())
+        await asyncio.shield(fut)
+
+    async def _barriers(self) -> None:
+        rpc = self._rpc
+        while self._barrier_next is not None:
+            # Callers arriving from now on wait for the next barrier, which starts after they arrived.
+            fut, self._barrier_next = self._barrier_next, None
+            try:
+                resp = await self._call("Range", rpc.RangeRequest(key=self._range_key, limit=1, keys_only=True))
+                await self._wait_for(resp.header.revision)
+            except Exception as e:
+                if not fut.done():
+                    fut.set_exception(e)
+                    fut.exception()  # retrieved: nobody may be left waiting
+                continue
+            if not fut.done():
+                fut.set_result(None)
 
     # ---- applying events in order ----------------------------------------------
     async def _local(self, rev: int, typ: str, key: str, obj: dict[str, Any] | None, raw: bytes) -> KV:

@@ -466,3 +466,71 @@ def test_slow_start_batch_sizes_and_stop_on_error() -> None:
     assert isinstance(err, ApiError) and ok == 6
     ok, err = asyncio.run(slow_start_batch(1, list(range(3)), lambda i: asyncio.sleep(0, False)))
     assert (ok, err) == (3, None)
+
+
+def test_replica_checker_matches_the_full_checks() -> None:
+    """The Parallel fast path decides exactly like process_replica's own checks."""
+    import itertools
+
+    from kubeling.controllers.statefulset.control import StatefulSetControl
+    from kubeling.controllers.statefulset.pod_control import StatefulPodControl
+
+    class Claims:
+        def __init__(self) -> None:
+            self.cache: dict[str, dict[str, Any]] = {}
+
+        def get_by(self, ns: str | None, name: str) -> dict[str, Any] | None:
+            return self.cache.get(f"{ns}/{name}")
+
+    claims = Claims()
+    pc = StatefulPodControl(None, None, claims, None)
+    control = StatefulSetControl(pc, None, None)  # type: ignore[arg-type]
+
+    def reference(set_: dict[str, Any], pod: dict[str, Any]) -> bool:
+        if not utils.is_created(pod):
+            return True
+        if utils.is_failed(pod) or utils.is_succeeded(pod):
+            return not utils.is_terminating(pod)
+        if utils.is_pending(pod) and pc.claims_need_creation(set_, pod):
+            return True
+        if not pc.claims_match_retention_policy(set_, pod):
+            return True
+        return not (utils.identity_matches(set_, pod) and utils.storage_matches(set_, pod))
+
+    policies = [None, {"whenDeleted": "Delete", "whenScaled": "Retain"}, {"whenDeleted": "Retain", "whenScaled": "Delete"},
+                {"whenDeleted": "Delete", "whenScaled": "Delete"}]
+    claim_states = ["missing", "plain", "deleting", "set-ref", "pod-ref"]
+    pod_variants = ["ok", "no-label", "no-volume", "wrong-claim", "not-created", "failed", "failed-deleting",
+                    "succeeded", "pending", "scaled-down"]
+    checked = 0
+    for pol, cstate, variant, tmpl in itertools.product(policies, claim_states, pod_variants, (True, False)):
+        s = make_set(replicas=2, **({"persistentVolumeClaimRetentionPolicy": pol} if pol else {}))
+        if not tmpl:
+            s["spec"]["volumeClaimTemplates"] = []
+        ordinal = 3 if variant == "scaled-down" else 1
+        pod = pod_of(s, ordinal, phase={"failed": "Failed", "failed-deleting": "Failed", "succeeded": "Succeeded",
+                                        "pending": "Pending"}.get(variant, "Running"))
+        if variant == "no-label":
+            del pod["metadata"]["labels"][utils.POD_NAME_LABEL]
+        elif variant == "no-volume":
+            pod["spec"].pop("volumes", None)
+        elif variant == "wrong-claim" and tmpl:
+            pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] = "other"
+        elif variant == "not-created":
+            pod.pop("status")
+        elif variant == "failed-deleting":
+            pod["metadata"]["deletionTimestamp"] = "2020-01-01T00:00:00Z"
+        claims.cache = {}
+        if cstate != "missing":
+            c = _claim(f"www-web-{ordinal}")
+            if cstate == "deleting":
+                c["metadata"]["deletionTimestamp"] = "2020-01-01T00:00:00Z"
+            elif cstate == "set-ref":
+                c["metadata"]["ownerReferences"] = [utils._controller_ref_to(s, utils.CONTROLLER_KIND)]
+            elif cstate == "pod-ref":
+                c["metadata"]["ownerReferences"] = [utils._controller_ref_to(pod, utils.POD_KIND)]
+            claims.cache[f"default/www-web-{ordinal}"] = c
+        fast = control._replica_checker(s, s)(pod)
+        assert fast == reference(s, pod), (pol, cstate, variant, tmpl)
+        checked += 1
+    assert checked == 400

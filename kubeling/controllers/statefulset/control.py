@@ -200,21 +200,55 @@ class StatefulSetControl:
                     raise
 
     # ---- one replica -------------------------------------------------------------------------
-    def _replica_needs_work(self, set_: dict[str, Any], update_set: dict[str, Any], pod: dict[str, Any]) -> bool:
-        """Whether process_replica would write anything for pod (lets Parallel mode skip the
-        settled majority of a large set without scheduling a coroutine per pod)."""
-        st = pod.get("status")
-        phase = st.get("phase") if st else None
-        if not phase:
-            return True  # to be created
-        if phase == "Failed" or phase == "Succeeded":
-            return not pod["metadata"].get("deletionTimestamp")
-        pc = self.pod_control
-        if phase == "Pending" and pc.claims_need_creation(set_, pod):
-            return True
-        if not pc.claims_match_retention_policy(update_set, pod):
-            return True
-        return not (utils.identity_matches(set_, pod) and utils.storage_matches(set_, pod))
+    def _replica_checker(self, set_: dict[str, Any], update_set: dict[str, Any]
+                         ) -> Callable[[dict[str, Any]], bool]:
+        """A predicate: would process_replica write anything for this pod? It lets Parallel mode
+        skip the settled majority of a large set without a coroutine per pod, so it is the same
+        decision with everything that only depends on the set computed once per pass."""
+        smd = set_["metadata"]
+        name, ns = smd["name"], smd.get("namespace")
+        templates = [t["metadata"]["name"] for t in (set_.get("spec") or {}).get("volumeClaimTemplates") or ()]
+        claims = self.pod_control.claims
+        up_to_date = utils.is_claim_owner_up_to_date
+
+        def needs_work(pod: dict[str, Any]) -> bool:
+            st = pod.get("status")
+            phase = st.get("phase") if st else None
+            if not phase:
+                return True  # to be created
+            md = pod["metadata"]
+            if phase == "Failed" or phase == "Succeeded":
+                return not md.get("deletionTimestamp")
+            pname = md["name"]
+            parent, ordinal = utils.parent_name_and_ordinal(pname)
+            if (ordinal < 0 or parent != name or md.get("namespace") != ns
+                    or (md.get("labels") or {}).get(utils.POD_NAME_LABEL) != pname or pname != f"{name}-{ordinal}"):
+                return True  # identity to repair
+            if not templates:
+                return False
+            vols = (pod.get("spec") or {}).get("volumes") or ()
+            for tname in templates:
+                claim_name = f"{tname}-{name}-{ordinal}"
+                for v in vols:
+                    if v.get("name") == tname:
+                        pvc = v.get("persistentVolumeClaim")
+                        if pvc is None or pvc.get("claimName") != claim_name:
+                            return True  # storage to repair
+                        break
+                else:
+                    return True
+                claim = claims.get_by(ns, claim_name)
+                if claim is None:
+                    if phase == "Pending":
+                        return True  # claim to (re)create
+                    continue
+                if phase == "Pending" and claim["metadata"].get("deletionTimestamp"):
+                    return True  # reported as an error, as process_replica would
+                if not up_to_date(claim, update_set, pod):
+                    return True  # retention-policy owner refs to fix
+            return False
+
+        return needs_work
 
     async def _process_replica(self, set_: dict[str, Any], update_set: dict[str, Any], monotonic: bool,
                                replicas: list[dict[str, Any]], i: int) -> bool:
@@ -340,7 +374,8 @@ class StatefulSetControl:
         if monotonic:
             items = list(range(replica_count))
         else:
-            items = [i for i in range(replica_count) if self._replica_needs_work(set_, update_set, replicas[i])]
+            needs_work = self._replica_checker(set_, update_set)
+            items = [i for i in range(replica_count) if needs_work(replicas[i])]
         stop, err = await self._run_for_all(items, process_replica, monotonic)
         if stop or err is not None:
             compute(replicas, condemned)

@@ -1,0 +1,129 @@
+"""Pod creation and deletion on behalf of a controller, and pod-template hashing, as upstream
+controller_utils.go has them (RealPodControl, GetPodFromTemplate, ComputeHash).
+
+`PodControl.create_pods` builds the pod from a template (generateName `<parent>-`, the template's
+labels, annotations and finalizers, the controller ref), creates it and records the upstream events
+on the parent: SuccessfulCreate "Created pod: web-abcde" / FailedCreate "Error creating: ...";
+`delete_pod` records SuccessfulDelete "Deleted pod: ..." / FailedDelete "Error deleting: ...".
+
+`compute_hash` is ComputeHash's shape — FNV-1a over the template, then the collision count as 8
+little-endian bytes, rendered with rand.SafeEncodeString — but over the template's canonical JSON:
+upstream hashes Go's spew dump of the typed struct, which cannot be reproduced from JSON, so the
+hash values (unlike ControllerRevision names of StatefulSets) differ from upstream's.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from ...api.errors import ApiError
+from .history import go_json, safe_encode_string
+
+log = logging.getLogger(__name__)
+
+SUCCESSFUL_CREATE = "SuccessfulCreate"
+FAILED_CREATE = "FailedCreate"
+SUCCESSFUL_DELETE = "SuccessfulDelete"
+FAILED_DELETE = "FailedDelete"
+
+_FNV_OFFSET = 0x811C9DC5
+_FNV_PRIME = 0x01000193
+
+
+def fnv32a(data: bytes, h: int = _FNV_OFFSET) -> int:
+    """FNV-1a 32-bit (Go hash/fnv New32a): xor, then multiply."""
+    for b in data:
+        h = ((h ^ b) * _FNV_PRIME) & 0xFFFFFFFF
+    return h
+
+
+def compute_hash(template: dict[str, Any], collision_count: int | None) -> str:
+    """controller.ComputeHash of a pod template and an optional collision count (see module doc)."""
+    h = fnv32a(go_json(template))
+    if collision_count is not None:
+        h = fnv32a((int(collision_count) & 0xFFFFFFFF).to_bytes(4, "little") + b"\x00\x00\x00\x00", h)
+    return safe_encode_string(str(h))
+
+
+def is_namespace_terminating(e: BaseException) -> bool:
+    """apierrors.HasStatusCause(err, v1.NamespaceTerminatingCause)."""
+    return isinstance(e, ApiError) and any((c.get("type") or c.get("reason")) == "NamespaceTerminating"
+                                           for c in e.causes or ())
+
+
+def pods_prefix(controller_name: str) -> str:
+    """getPodsPrefix: `<name>-` unless that is not a valid generateName (too long)."""
+    prefix = f"{controller_name}-"
+    if len(prefix) > 253:
+        return controller_name
+    return prefix
+
+
+def pod_from_template(template: dict[str, Any], parent: dict[str, Any],
+                      controller_ref: dict[str, Any] | None) -> dict[str, Any]:
+    """GetPodFromTemplate: a new pod (without namespace) from template for parent. The template is
+    copied; the caller may own the result."""
+    t = orjson.loads(orjson.dumps(template))
+    tmd = t.get("metadata") or {}
+    md: dict[str, Any] = {"generateName": pods_prefix(parent["metadata"]["name"])}
+    if tmd.get("labels"):
+        md["labels"] = tmd["labels"]
+    if tmd.get("annotations"):
+        md["annotations"] = tmd["annotations"]
+    if tmd.get("finalizers"):
+        md["finalizers"] = tmd["finalizers"]
+    if controller_ref is not None:
+        md["ownerReferences"] = [dict(controller_ref)]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": md, "spec": t.get("spec") or {}}
+
+
+class PodControl:
+    """RealPodControl: pod writes with events on the parent object.
+
+    `on_write(parent, obj)` (optional) sees every pod the server returned from a create.
+    """
+
+    def __init__(self, client: Any, recorder: Any,
+                 on_write: Callable[[dict[str, Any], dict[str, Any]], None] | None = None) -> None:
+        self.client = client
+        self.recorder = recorder
+        self.on_write = on_write
+
+    async def create_pods(self, namespace: str, template: dict[str, Any], parent: dict[str, Any],
+                          controller_ref: dict[str, Any] | None) -> dict[str, Any]:
+        """Create one pod from template; records SuccessfulCreate or FailedCreate on parent."""
+        pod = pod_from_template(template, parent, controller_ref)
+        return await self.create_pod(namespace, pod, parent)
+
+    async def create_pod(self, namespace: str, pod: dict[str, Any], parent: dict[str, Any]) -> dict[str, Any]:
+        """Create an already built pod (from `pod_from_template`), with the same events."""
+        if not (pod["metadata"].get("labels")):
+            raise ApiError(500, "InternalError", "unable to create pods, no labels")
+        try:
+            created = await self.client.create("pods", namespace, pod)
+        except ApiError as e:
+            if not is_namespace_terminating(e):
+                self.recorder.event(parent, "Warning", FAILED_CREATE, f"Error creating: {e.message}")
+            raise
+        if self.on_write is not None:
+            self.on_write(parent, created)
+        log.debug("controller %s created pod %s/%s", parent["metadata"]["name"], namespace,
+                  created["metadata"]["name"])
+        self.recorder.event(parent, "Normal", SUCCESSFUL_CREATE, f"Created pod: {created['metadata']['name']}")
+        return created
+
+    async def delete_pod(self, namespace: str, name: str, parent: dict[str, Any]) -> None:
+        """Delete a pod; records SuccessfulDelete, or FailedDelete unless it was already gone (404
+        is re-raised without an event so callers can lower their expectations)."""
+        log.debug("controller %s deleting pod %s/%s", parent["metadata"]["name"], namespace, name)
+        try:
+            await self.client.delete("pods", namespace, name)
+        except ApiError as e:
+            if e.code == 404:
+                raise
+            self.recorder.event(parent, "Warning", FAILED_DELETE, f"Error deleting: {e.message}")
+            raise ApiError(e.code, e.reason, f"unable to delete pods: {e.message}", causes=e.causes) from None
+        self.recorder.event(parent, "Normal", SUCCESSFUL_DELETE, f"Deleted pod: {name}")

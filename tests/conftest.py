@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from etcd_util import BACKEND_ENV, backend_args
 
 KUBECTL = os.environ.get("KUBECTL", "/usr/bin/kubectl")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -75,7 +76,8 @@ class KubelingCluster:
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "kubeling", "up", "--data-dir", self.data_dir, "--port", str(self.port),
-                "--dns-port", str(self.dns_port), "--kubeconfig", self.kubeconfig, "--quiet", *self.extra_args]
+                "--dns-port", str(self.dns_port), "--kubeconfig", self.kubeconfig, "--quiet", *backend_args(self),
+                *self.extra_args]
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
         """Start the process (again, on the same data dir and ports) and wait for /readyz."""
@@ -233,6 +235,16 @@ def wait_for(pred: Any, timeout: float = 30.0, interval: float = 0.2, what: str 
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--storage-backend", choices=("sqlite", "etcd"), default=None,
+                     help="storage every kubeling the tests start uses (default sqlite; etcd starts one per worker)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--storage-backend"):
+        os.environ[BACKEND_ENV] = config.getoption("--storage-backend")
 
 
 # ---- fixtures -----------------------------------------------------------------------------------------

@@ -129,3 +129,32 @@ def etcd_server() -> Iterator[EtcdCluster]:
 def unique_prefix() -> str:
     """A key prefix of its own, so tests sharing one etcd never see each other's objects."""
     return "/t" + uuid.uuid4().hex[:12]
+
+
+# ---- running the whole suite on etcd ----------------------------------------------------------------------
+
+BACKEND_ENV = "KUBELING_TEST_STORAGE"
+_SHARED: EtcdCluster | None = None
+
+
+def backend_args(owner: object) -> list[str]:
+    """Extra `kubeling up` flags for the storage backend the suite runs on (--storage-backend / $KUBELING_TEST_STORAGE).
+
+    For etcd: one etcd per pytest worker, started on first use and stopped when the worker exits; each
+    cluster (owner) keeps its own key prefix across restarts, so clusters never see each other's objects.
+    """
+    global _SHARED
+    if os.environ.get(BACKEND_ENV, "sqlite") != "etcd":
+        return []
+    if _SHARED is None:
+        if not have_etcd():
+            pytest.skip("etcd is not installed (apt-get install etcd-server)")
+        import atexit
+
+        _SHARED = EtcdCluster(1).start()
+        atexit.register(_SHARED.stop)
+    prefix = getattr(owner, "_etcd_prefix", None)
+    if prefix is None:
+        prefix = unique_prefix()
+        owner._etcd_prefix = prefix  # type: ignore[attr-defined]
+    return ["--storage", "etcd", "--etcd-servers", _SHARED.endpoints, "--etcd-prefix", prefix]

@@ -280,6 +280,13 @@ class Registry:
                     new["status"] = obj["status"]
                 else:
                     new.pop("status", None)
+                if rt.qualified == "deployments.apps":
+                    # deploymentStatusStrategy resets only spec and labels: the controller records
+                    # deployment.kubernetes.io/revision through /status.
+                    if md.get("annotations"):
+                        new["metadata"]["annotations"] = md["annotations"]
+                    else:
+                        new["metadata"].pop("annotations", None)
             else:
                 new.setdefault("spec", {})["finalizers"] = (obj.get("spec") or {}).get("finalizers") or []
             if "managedFields" in md:

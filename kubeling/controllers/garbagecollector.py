@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from ..api.errors import ApiError
@@ -163,17 +164,17 @@ class GarbageCollector:
             inf.add_handlers(self._adder(rt), self._updater(rt), self._deleter(rt))
 
     # ---- wiring --------------------------------------------------------------
-    def _adder(self, rt: ResourceType):
+    def _adder(self, rt: ResourceType) -> Callable[[dict[str, Any]], None]:
         def on_add(obj: dict[str, Any]) -> None:
             self._upsert(rt, obj, None)
         return on_add
 
-    def _updater(self, rt: ResourceType):
+    def _updater(self, rt: ResourceType) -> Callable[[dict[str, Any], dict[str, Any]], None]:
         def on_update(old: dict[str, Any], new: dict[str, Any]) -> None:
             self._upsert(rt, new, old)
         return on_update
 
-    def _deleter(self, rt: ResourceType):
+    def _deleter(self, rt: ResourceType) -> Callable[[dict[str, Any]], None]:
         def on_delete(obj: dict[str, Any]) -> None:
             md = obj["metadata"]
             self._remove(Ref(rt.group_version, rt.kind, md["name"], md.get("uid", ""), md.get("namespace") or ""),
@@ -431,7 +432,8 @@ class GarbageCollector:
                 return None
             raise
 
-    async def _patch(self, n: Node, smp: dict[str, Any], merge_fn) -> None:
+    async def _patch(self, n: Node, smp: dict[str, Any],
+                     merge_fn: Callable[[Node], Awaitable[dict[str, Any] | None]]) -> None:
         """Strategic merge patch, falling back to a JSON merge patch where SMP is unsupported."""
         rt = self._rt(n.ident.api_version, n.ident.kind)
         ns = n.ident.namespace if rt.namespaced else None

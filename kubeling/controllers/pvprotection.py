@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from ..api.errors import ApiError
@@ -35,7 +34,6 @@ from .persistentvolume_utils import (
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
-LIVE_LIST_TTL = 0.05  # a live pod list is shared by the claims of a namespace handled together
 
 
 class PVCProtectionController(Controller):
@@ -47,7 +45,6 @@ class PVCProtectionController(Controller):
         self.claims = ctx.informers.informer("persistentvolumeclaims")
         self.pods = ctx.informers.informer("pods")
         self.pods.add_indexer(INDEX_POD_PVC, index_pod_by_pvc)
-        self._live: dict[str, tuple[float, list[Obj]]] = {}
         self.claims.add_handlers(self._claim_changed, lambda o, n: self._claim_changed(n), None)
         self.pods.add_handlers(lambda p: self._pod_changed(None, p, False),
                                lambda o, n: self._pod_changed(o, n, False),
@@ -84,7 +81,12 @@ class PVCProtectionController(Controller):
         if claim is None:
             return
         if is_deletion_candidate(claim, PVC_PROTECTION_FINALIZER):
-            if not await self._in_use(claim):
+            if self._in_use_cached(claim):
+                return  # the pod's deletion event will requeue the claim
+            if await self._in_use_live(claim):
+                # The informer has seen the pod go but the store still has it: look again shortly.
+                self.queue.add_after(key, 1.0)
+            else:
                 new = deepcopy(claim)
                 new["metadata"]["finalizers"] = [f for f in new["metadata"]["finalizers"]
                                                  if f != PVC_PROTECTION_FINALIZER]
@@ -103,20 +105,14 @@ class PVCProtectionController(Controller):
             if e.code != 404:
                 raise
 
-    async def _in_use(self, claim: Obj) -> bool:
-        for pod in self.pods.by_index(INDEX_POD_PVC, meta_key(claim)):
-            if pod_uses_claim(pod, claim):
-                return True
+    def _in_use_cached(self, claim: Obj) -> bool:
+        return any(pod_uses_claim(p, claim) for p in self.pods.by_index(INDEX_POD_PVC, meta_key(claim)))
+
+    async def _in_use_live(self, claim: Obj) -> bool:
+        """A live list guards against removing the finalizer while a pod the informer missed uses it."""
         ns, _ = split_key(meta_key(claim))
-        now = time.monotonic()
-        hit = self._live.get(ns or "")
-        if hit is None or now - hit[0] > LIVE_LIST_TTL:
-            pods, _ = await self.client.list("pods", ns)
-            hit = (time.monotonic(), pods)
-            self._live[ns or ""] = hit
-            if len(self._live) > 256:
-                self._live.pop(next(iter(self._live)))
-        return any(pod_uses_claim(p, claim) for p in hit[1])
+        pods, _ = await self.client.list("pods", ns)
+        return any(pod_uses_claim(p, claim) for p in pods)
 
 
 class PVProtectionController(Controller):

@@ -53,6 +53,7 @@ FAILED_DAEMON_POD = "FailedDaemonPod"
 SUCCEEDED_DAEMON_POD = "SucceededDaemonPod"
 
 NodeToPods = dict[str, list[dict[str, Any]]]
+Verdicts = list[tuple[bool, bool]]  # (shouldRun, shouldContinueRunning) per node of the sync's node list
 
 
 class AggregateError(Exception):
@@ -106,6 +107,7 @@ class DaemonSetControl:
         self._predicates: dict[str, tuple[Any, utils.DaemonPodPredicate]] = {}
         self._selectors: dict[str, tuple[Any, list[Requirement] | None]] = {}
         self._patches: dict[str, tuple[Any, bytes]] = {}
+        self._pod_maps: dict[str, tuple[tuple[Any, ...], NodeToPods]] = {}
 
     # ---- compiled per-set data -----------------------------------------------------------------
     def predicate(self, ds: dict[str, Any]) -> utils.DaemonPodPredicate:
@@ -145,6 +147,7 @@ class DaemonSetControl:
         self._predicates.pop(uid, None)
         self._selectors.pop(uid, None)
         self._patches.pop(uid, None)
+        self._pod_maps.pop(uid, None)
 
     # ---- sync ----------------------------------------------------------------------------------
     async def sync(self, key: str) -> None:
@@ -173,17 +176,20 @@ class DaemonSetControl:
             return
         cur, old = await self.construct_history(ds)
         hash_ = (cur["metadata"].get("labels") or {}).get(UNIQUE_LABEL) or ""
+        # every node's verdict, computed once per sync (node_list is fixed for the sync)
+        pred = self.predicate(ds)
+        verdicts = [pred.should_run(n) for n in node_list]
         if not self.expectations.satisfied_expectations(key):
             # only status; observedGeneration is not raised for a generation not yet processed
-            await self.update_status(ds, node_list, hash_, False)
+            await self.update_status(ds, node_list, verdicts, hash_, False)
             return
         err: BaseException | None = None
         try:
-            await self.update_daemon_set(ds, node_list, hash_, key, old)
+            await self.update_daemon_set(ds, node_list, verdicts, hash_, key, old)
         except Exception as e:  # status is still written, as upstream
             err = e
         try:
-            await self.update_status(ds, node_list, hash_, True)
+            await self.update_status(ds, node_list, verdicts, hash_, True)
         except Exception as status_err:
             if err is None:
                 raise
@@ -191,12 +197,12 @@ class DaemonSetControl:
         if err is not None:
             raise err
 
-    async def update_daemon_set(self, ds: dict[str, Any], node_list: list[dict[str, Any]], hash_: str, key: str,
-                                old: list[dict[str, Any]]) -> None:
-        await self.manage(ds, node_list, hash_)
+    async def update_daemon_set(self, ds: dict[str, Any], node_list: list[dict[str, Any]], verdicts: Verdicts,
+                                hash_: str, key: str, old: list[dict[str, Any]]) -> None:
+        await self.manage(ds, node_list, verdicts, hash_)
         if self.expectations.satisfied_expectations(key):
             if utils.update_strategy_type(ds) == "RollingUpdate":
-                await self.rolling_update(ds, node_list, hash_)
+                await self.rolling_update(ds, node_list, verdicts, hash_)
         try:
             await self.cleanup_history(ds, old)
         except ApiError as e:
@@ -215,7 +221,21 @@ class DaemonSetControl:
             raise
 
     async def get_nodes_to_daemon_pods(self, ds: dict[str, Any], include_deleted_terminal: bool) -> NodeToPods:
-        """Claimed pods grouped by the node they run on or are aimed at."""
+        """Claimed pods grouped by the node they run on or are aimed at. The result is shared (read-only):
+        while neither the set nor the pod cache has changed (same resourceVersions) it is reused, so the
+        phases of a sync that wrote nothing claim and group the pods once, not three times."""
+        md = ds["metadata"]
+        uid = md.get("uid") or ""
+        snap_key = (md.get("resourceVersion"), self.pods.resource_version, include_deleted_terminal)
+        hit = self._pod_maps.get(uid)
+        if hit is not None and hit[0] == snap_key and snap_key[1]:
+            return hit[1]
+        out = await self._group_daemon_pods(ds, include_deleted_terminal)
+        snap_key = (md.get("resourceVersion"), self.pods.resource_version, include_deleted_terminal)
+        self._pod_maps[uid] = (snap_key, out)
+        return out
+
+    async def _group_daemon_pods(self, ds: dict[str, Any], include_deleted_terminal: bool) -> NodeToPods:
         out: NodeToPods = {}
         for pod in await self.get_daemon_pods(ds):
             if not include_deleted_terminal and pod["metadata"].get("deletionTimestamp") \
@@ -234,7 +254,7 @@ class DaemonSetControl:
         return out
 
     def pods_should_be_on_node(self, node: dict[str, Any], node_to_pods: NodeToPods, ds: dict[str, Any],
-                               hash_: str, should_run: bool, should_continue: bool
+                               hash_: str, should_run: bool, should_continue: bool, surge: bool
                                ) -> tuple[list[str], list[str]]:
         """podsShouldBeOnNode: (nodes needing a pod, pods to delete) for one node."""
         name = node["metadata"]["name"]
@@ -274,7 +294,7 @@ class DaemonSetControl:
                     delete.append(md["name"])
                 else:
                     running.append(pod)
-            if not utils.allows_surge(ds):
+            if not surge:
                 if len(running) > 1:
                     # more than one pod on the node: keep the oldest
                     for pod in utils.sort_pods(running)[1:]:
@@ -309,24 +329,29 @@ class DaemonSetControl:
                     delete.append(pod["metadata"]["name"])
         return create, delete
 
-    async def manage(self, ds: dict[str, Any], node_list: list[dict[str, Any]], hash_: str) -> None:
+    async def manage(self, ds: dict[str, Any], node_list: list[dict[str, Any]], verdicts: Verdicts,
+                     hash_: str) -> None:
         """Create missing daemon pods and delete the ones that must go."""
         try:
             node_to_pods = await self.get_nodes_to_daemon_pods(ds, False)
         except ApiError as e:
             raise ApiError(e.code, e.reason, f"couldn't get node to daemon pod mapping for daemon set "
                                              f"\"{ds['metadata']['name']}\": {e.message}") from None
-        pred = self.predicate(ds)
         needing: list[str] = []
         to_delete: list[str] = []
-        for node in node_list:
-            should_run, should_continue = pred.should_run(node)
-            if should_run and node["metadata"]["name"] not in node_to_pods:
-                needing.append(node["metadata"]["name"])  # the common case, without the general path
+        surge = utils.allows_surge(ds)
+        for node, (should_run, should_continue) in zip(node_list, verdicts, strict=True):
+            name = node["metadata"]["name"]
+            pods = node_to_pods.get(name)
+            if pods is None:
+                if should_run:
+                    needing.append(name)  # the common cases, without the general path
                 continue
-            if not should_continue and node["metadata"]["name"] not in node_to_pods:
-                continue
-            c, d = self.pods_should_be_on_node(node, node_to_pods, ds, hash_, should_run, should_continue)
+            if should_continue and len(pods) == 1:
+                pod = pods[0]
+                if not pod["metadata"].get("deletionTimestamp") and not utils.is_pod_terminal(pod):
+                    continue  # one live pod where it belongs: nothing to do
+            c, d = self.pods_should_be_on_node(node, node_to_pods, ds, hash_, should_run, should_continue, surge)
             needing.extend(c)
             to_delete.extend(d)
         names = {n["metadata"]["name"] for n in node_list}
@@ -392,13 +417,11 @@ class DaemonSetControl:
 
     # ---- rolling update ------------------------------------------------------------------------
     def updated_desired_node_counts(self, ds: dict[str, Any], node_list: list[dict[str, Any]],
-                                    node_to_pods: NodeToPods) -> tuple[int, int, int]:
+                                    verdicts: Verdicts, node_to_pods: NodeToPods) -> tuple[int, int, int]:
         """(maxSurge, maxUnavailable, desiredNumberScheduled); adds an empty entry to node_to_pods
         for every node that should run a pod but has none."""
-        pred = self.predicate(ds)
         desired = 0
-        for node in node_list:
-            want, _ = pred.should_run(node)
+        for node, (want, _) in zip(node_list, verdicts, strict=True):
             if not want:
                 continue
             desired += 1
@@ -416,10 +439,12 @@ class DaemonSetControl:
             max_unavailable = 1
         return max_surge, max_unavailable, desired
 
-    async def rolling_update(self, ds: dict[str, Any], node_list: list[dict[str, Any]], hash_: str) -> None:
+    async def rolling_update(self, ds: dict[str, Any], node_list: list[dict[str, Any]], verdicts: Verdicts,
+                             hash_: str) -> None:
         """Old pods to delete, or extra new pods to start, within maxUnavailable / maxSurge."""
-        node_to_pods = await self.get_nodes_to_daemon_pods(ds, False)
-        max_surge, max_unavailable, desired = self.updated_desired_node_counts(ds, node_list, node_to_pods)
+        node_to_pods = dict(await self.get_nodes_to_daemon_pods(ds, False))  # a copy: entries are added
+        max_surge, max_unavailable, desired = self.updated_desired_node_counts(ds, node_list, verdicts,
+                                                                               node_to_pods)
         now = time.time()
         mrs = utils.min_ready_seconds(ds)
         gen = utils.template_generation_or_none(ds)
@@ -642,21 +667,19 @@ class DaemonSetControl:
             to_kill -= 1
 
     # ---- status --------------------------------------------------------------------------------
-    async def update_status(self, ds: dict[str, Any], node_list: list[dict[str, Any]], hash_: str,
-                            update_observed_gen: bool) -> None:
+    async def update_status(self, ds: dict[str, Any], node_list: list[dict[str, Any]], verdicts: Verdicts,
+                            hash_: str, update_observed_gen: bool) -> None:
         """updateDaemonSetStatus: count nodes and pods, then write status when it changed."""
         try:
             node_to_pods = await self.get_nodes_to_daemon_pods(ds, False)
         except ApiError as e:
             raise ApiError(e.code, e.reason, f"couldn't get node to daemon pod mapping for daemon set "
                                              f"\"{ds['metadata']['name']}\": {e.message}") from None
-        pred = self.predicate(ds)
         desired = current = misscheduled = ready = updated = available = 0
         now = time.time()
         mrs = utils.min_ready_seconds(ds)
         gen = utils.template_generation_or_none(ds)
-        for node in node_list:
-            should_run, _ = pred.should_run(node)
+        for node, (should_run, _) in zip(node_list, verdicts, strict=True):
             pods = node_to_pods.get(node["metadata"]["name"])
             if should_run:
                 desired += 1

@@ -90,7 +90,9 @@ class Registry:
             raise ApiError(403, "Forbidden",
                            f"{what} is forbidden: unable to create new content in namespace "
                            f"{ns} because it is being terminated",
-                           name=name, group=rt.group, kind=rt.plural)
+                           name=name, group=rt.group, kind=rt.plural,
+                           causes=[{"type": "NamespaceTerminating", "message": f"namespace {ns} is being terminated",
+                                    "field": "metadata.namespace"}])
 
     def _decode_checks(self, rt: ResourceType, obj: Any, ns: str | None, req: Request,
                        decoding: bool = False) -> dict[str, Any]:

@@ -151,6 +151,12 @@ def _norm(v: Any) -> Any:
 
 
 def subsets_equal(a: list[Obj] | None, b: list[Obj] | None) -> bool:
+    """Semantic equality. Objects this controller wrote compare equal as they are; the slower normalised
+    comparison is only worth it for small objects (a big one that differs only in form is rewritten once)."""
+    if (a or []) == (b or []):
+        return True
+    if sum(len(s.get("addresses") or ()) + len(s.get("notReadyAddresses") or ()) for s in a or ()) > 100:
+        return False
     return _norm(a or []) == _norm(b or [])
 
 

@@ -176,20 +176,28 @@ class TriggerTimeTracker:
     the earliest pod Ready transition or Service creation that changed since the previous sync."""
 
     def __init__(self) -> None:
-        self._states: dict[str, tuple[dict[str, float], float]] = {}
+        # service key -> (pod name -> (lastTransitionTime as written, parsed), service creation time)
+        self._states: dict[str, tuple[dict[str, tuple[str, float]], float]] = {}
 
     def compute(self, key: str, svc: Obj, pods: list[Obj]) -> float | None:
         known = key in self._states
         last_pods, last_svc = self._states.get(key, ({}, 0.0))
         changed: float | None = None
-        pod_times: dict[str, float] = {}
+        pod_times: dict[str, tuple[str, float]] = {}
         for pod in pods:
-            t = _pod_trigger_time(pod)
-            if t is None:
+            raw = _ready_transition(pod)
+            if not raw:
                 continue
             name = pod["metadata"]["name"]
-            pod_times[name] = t
-            if t > last_pods.get(name, float("-inf")):
+            prev = last_pods.get(name)
+            if prev is not None and prev[0] == raw:
+                pod_times[name] = prev  # unchanged: not a trigger, and no need to parse it again
+                continue
+            t = meta.parse_time(raw)
+            if t is None:
+                continue
+            pod_times[name] = (raw, t)
+            if prev is None or t > prev[1]:
                 changed = t if changed is None else min(changed, t)
         svc_time = meta.parse_time(svc["metadata"].get("creationTimestamp")) or 0.0
         if svc_time > last_svc:
@@ -203,10 +211,10 @@ class TriggerTimeTracker:
         self._states.pop(key, None)
 
 
-def _pod_trigger_time(pod: Obj) -> float | None:
+def _ready_transition(pod: Obj) -> str | None:
     for c in (pod.get("status") or {}).get("conditions") or ():
         if c.get("type") == "Ready":
-            return meta.parse_time(c.get("lastTransitionTime"))
+            return c.get("lastTransitionTime")
     return None
 
 
@@ -454,12 +462,17 @@ def get_slice_to_fill(slices: list[Obj], num: int, max_eps: int) -> Obj | None:
     return closest
 
 
-def _prepare_write(slc: Obj, trigger: float | None) -> None:
-    """Trigger-time annotation, and empty lists left out (upstream stores them as null)."""
+def _prepare_write(slc: Obj, trigger: float | None) -> Obj:
+    """A private copy to send: trigger-time annotation, no hints (this controller never sets topology hints),
+    empty lists left out (upstream stores them as null)."""
+    slc = deepcopy(slc)
     set_trigger_time(slc, trigger)
+    for ep in slc.get("endpoints") or ():
+        ep.pop("hints", None)
     for k in ("endpoints", "ports"):
         if not slc.get(k):
             slc.pop(k, None)
+    return slc
 
 
 def set_trigger_time(slc: Obj, trigger: float | None) -> None:
@@ -481,6 +494,13 @@ class Reconciler:
         self.nodes = nodes
         self.tracker = tracker
         self.max = max_per_slice
+        # (service uid, address type) -> pod uid -> (inputs, ports, port key, endpoint, endpoint key): a sync
+        # recomputes only the endpoints of pods (or the Service, or a node's zone) that changed.
+        self._memo: dict[tuple[str, str], dict[str, tuple]] = {}
+
+    def forget_service(self, uid: str) -> None:
+        for k in [k for k in self._memo if k[0] == uid]:
+            del self._memo[k]
 
     async def reconcile(self, svc: Obj, pods: list[Obj], existing: list[Obj], trigger: float | None) -> None:
         errs: list[str] = []
@@ -532,24 +552,46 @@ class Reconciler:
         desired: dict[tuple, dict[tuple, Obj]] = {}
         spec = svc.get("spec") or {}
         md = svc["metadata"]
+        svc_rv = md.get("resourceVersion")
+        memo_key = (md.get("uid", ""), address_type)
+        memo = self._memo.get(memo_key, {})
+        new_memo: dict[str, tuple] = {}
+        publish = bool(spec.get("publishNotReadyAddresses"))
+        nodes = self.nodes
         for pod in pods:
             if not should_pod_be_in_endpoints(pod, True):
                 continue
-            ports = endpoint_ports(svc, pod)
-            pk = _port_key(ports)
-            eps = desired.setdefault(pk, {})
-            desired_meta.setdefault(pk, ports)
+            pmd = pod["metadata"]
             node_name = (pod.get("spec") or {}).get("nodeName") or ""
-            node = self.nodes.get(node_name) if node_name else None
-            if node is None and not spec.get("publishNotReadyAddresses"):
-                log.info("skipping Pod %s for Service %s/%s, Node %s not found", pod["metadata"]["name"],
+            node = nodes.get(node_name) if node_name else None
+            if node is None and not publish:
+                # Upstream also lists the pod's ports before skipping it: an empty port group may appear.
+                ports = endpoint_ports(svc, pod)
+                pk = _port_key(ports)
+                desired.setdefault(pk, {})
+                desired_meta.setdefault(pk, ports)
+                log.info("skipping Pod %s for Service %s/%s, Node %s not found", pmd["name"],
                          md.get("namespace"), md["name"], node_name)
-                errs.append(f"skipping Pod {pod['metadata']['name']} for Service {md.get('namespace')}/{md['name']}: "
+                errs.append(f"skipping Pod {pmd['name']} for Service {md.get('namespace')}/{md['name']}: "
                             f"Node {node_name} Not Found")
                 continue
-            ep = pod_to_endpoint(pod, node, svc, address_type)
+            zone = ((node or {}).get("metadata", {}).get("labels") or {}).get(LABEL_ZONE)
+            inputs = (pmd.get("resourceVersion"), svc_rv, zone)
+            uid = pmd.get("uid") or pmd["name"]
+            m = memo.get(uid)
+            if m is None or m[0] != inputs:
+                ports = endpoint_ports(svc, pod)
+                ep = pod_to_endpoint(pod, node, svc, address_type)
+                m = (inputs, ports, _port_key(ports), ep, _endpoint_key(ep))
+            new_memo[uid] = m
+            _, ports, pk, ep, ek = m
+            eps = desired.get(pk)
+            if eps is None:
+                eps = desired[pk] = {}
+                desired_meta[pk] = ports
             if ep["addresses"]:
-                eps[_endpoint_key(ep)] = ep
+                eps[ek] = ep
+        self._memo[memo_key] = new_memo
 
         for pk, eps in desired.items():
             c, u, d = self._reconcile_by_port_mapping(svc, existing_by_ports.get(pk, []), eps, desired_meta[pk],
@@ -567,11 +609,6 @@ class Reconciler:
                 to_delete = []
             else:
                 to_create.append(placeholder)
-
-        # Hints are never set by this controller (no topology/trafficDistribution support): drop stale ones.
-        for s in to_create + to_update:
-            for ep in s.get("endpoints") or ():
-                ep.pop("hints", None)
 
         await self._finalize(svc, to_create, to_update, to_delete, trigger)
         return errs
@@ -661,9 +698,8 @@ class Reconciler:
         # No new slices for a Service being deleted: the garbage collector is removing them.
         if not svc["metadata"].get("deletionTimestamp"):
             for s in to_create:
-                _prepare_write(s, trigger)
                 try:
-                    created = await self.client.create(SLICE_RESOURCE, ns, s)
+                    created = await self.client.create(SLICE_RESOURCE, ns, _prepare_write(s, trigger))
                 except ApiError as e:
                     if is_namespace_terminating(e):
                         return
@@ -671,9 +707,8 @@ class Reconciler:
                                    f"{ns}/{svc['metadata']['name']}: {e.message}") from None
                 self.tracker.update(created)
         for s in to_update:
-            _prepare_write(s, trigger)
             try:
-                updated = await self.client.update(SLICE_RESOURCE, s)
+                updated = await self.client.update(SLICE_RESOURCE, _prepare_write(s, trigger))
             except ApiError as e:
                 raise ApiError(e.code, e.reason, f"failed to update {s['metadata']['name']} EndpointSlice for "
                                f"Service {ns}/{svc['metadata']['name']}: {e.message}") from None
@@ -713,6 +748,7 @@ class EndpointSliceController(Controller):
         self.tracker = EndpointSliceTracker()
         self.triggers = TriggerTimeTracker()
         self.reconciler = Reconciler(self.client, self.nodes, self.tracker)
+        self._uids: dict[str, str] = {}
         self.services.add_handlers(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
         self.pods.add_handlers(self._add_pod, self._update_pod, self._add_pod)
         self.slices.add_handlers(self._add_slice, self._update_slice, self._delete_slice)
@@ -762,7 +798,15 @@ class EndpointSliceController(Controller):
         if svc is None:
             self.triggers.delete(key)
             self.tracker.delete_service(key)
+            uid = self._uids.pop(key, None)
+            if uid:
+                self.reconciler.forget_service(uid)
             return
+        uid = svc["metadata"].get("uid", "")
+        if self._uids.get(key) != uid:
+            if key in self._uids:
+                self.reconciler.forget_service(self._uids[key])
+            self._uids[key] = uid
         spec = svc.get("spec") or {}
         if spec.get("type") == "ExternalName" or service_selector(svc) is None:
             return

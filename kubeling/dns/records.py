@@ -206,6 +206,7 @@ class RecordIndex:
         self._views: dict[SvcKey, _View] = {}
         self.version = 0
         self.modified = int(time.time())
+        self._soa_cache: dict[tuple[str, int], RR] = {}
 
     # ---- mutations (informer events) ------------------------------------------------------------------
     def _changed(self) -> None:
@@ -371,9 +372,16 @@ class RecordIndex:
         return Result(answer=records, additional=extra, authoritative=True, external=external)
 
     def soa(self, ozone: str) -> RR:
-        return RR(ozone, QTYPE.SOA, ttl=min(self.ttl, 300),
-                  rdata=SOA("ns.dns." + ozone, "hostmaster." + ozone,
-                            (self.modified & 0xFFFFFFFF, 7200, 1800, 86400, self.ttl)))
+        """The zone's SOA (serial: when the index last changed), built once per zone spelling and change."""
+        key = (ozone, self.modified)
+        rr = self._soa_cache.get(key)
+        if rr is None:
+            if len(self._soa_cache) > 64:
+                self._soa_cache.clear()
+            rr = self._soa_cache[key] = RR(ozone, QTYPE.SOA, ttl=min(self.ttl, 300),
+                                           rdata=SOA("ns.dns." + ozone, "hostmaster." + ozone,
+                                                     (self.modified & 0xFFFFFFFF, 7200, 1800, 86400, self.ttl)))
+        return rr
 
     def ns_ips(self) -> tuple[str, ...]:
         """Addresses of the name server: the kube-dns Service's cluster IP when it exists."""

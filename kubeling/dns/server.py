@@ -16,10 +16,11 @@ are re-rendered as they are served.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from dnslib import CLASS, EDNS0, QTYPE, RR, DNSBuffer, DNSError, DNSHeader, DNSQuestion, DNSRecord
@@ -33,9 +34,10 @@ MAX_TCP = 65535
 # EDNS options CoreDNS copies from the request into the reply (request.supportedOptions).
 ECHOED_OPTIONS = {3, 9, 10, 11, 12}  # NSID, EXPIRE, COOKIE, TCP-KEEPALIVE, PADDING
 CACHE_MAX = 50_000
-VARIANTS = 4          # shuffled renderings kept per multi-address reply
-REFRESH_EVERY = 8     # one variant is re-shuffled every this many hits
+VARIANTS = 8          # shuffled renderings kept per multi-address reply
+REFRESH_EVERY = 32    # one variant is re-shuffled every this many hits
 UPSTREAM_TIMEOUT = 2.0
+SMALL_ANSWER = 8  # records: below this a reply is packed whole before checking its size
 
 
 def parse_hostport(s: str | None, default_port: int = 53) -> tuple[str, int] | None:
@@ -171,9 +173,10 @@ class DnsServer:
             return self._resolve_external(req, result, tcp)
         limit = self._limit(req, opt, tcp)
         if _shufflable(result):
-            entry = _Cached(render=lambda: self._render(req, result, opt, limit, shuffle=True)[2:])
+            groups = [_split(x) for x in (result.answer, result.authority, result.additional)]
+            entry = _Cached(render=lambda: self._render(req, result, opt, limit, groups)[2:])
         else:
-            entry = _Cached(body=self._render(req, result, opt, limit, shuffle=False)[2:])
+            entry = _Cached(body=self._render(req, result, opt, limit)[2:])
         if len(self._cache) >= CACHE_MAX:
             self._cache.clear()
         self._cache[key] = entry
@@ -211,21 +214,25 @@ class DnsServer:
             return None
         return DNSRecord(DNSHeader(id=h.id, qr=1, opcode=h.opcode, rd=h.rd, rcode=FORMERR)).pack()
 
-    def _render(self, req: DNSRecord, result: Result, opt: RR | None, limit: int, shuffle: bool) -> bytes:
+    def _render(self, req: DNSRecord, result: Result, opt: RR | None, limit: int,
+                groups: list[Groups] | None = None) -> bytes:
+        """Pack a reply; with `groups` (the sections split for loadbalance) address records are shuffled."""
         r = self._reply(req, result.rcode, aa=result.authoritative)
-        answer, authority, extra = result.answer, result.authority, result.additional
-        if shuffle and result.rcode == NOERROR:
-            answer, authority, extra = _round_robin(answer), _round_robin(authority), _round_robin(extra)
-        r.rr = list(answer)
-        r.auth = list(authority)
-        r.ar = list(extra)
         ropt = _reply_opt(opt) if opt is not None else None
-        if ropt is not None:
-            r.ar.append(ropt)
-        data = r.pack()
-        if len(data) <= limit:
-            return data
-        return _truncate(r, ropt, limit)
+        sections = (result.answer, result.authority, result.additional)
+        if limit >= MAX_TCP or sum(map(len, sections)) <= SMALL_ANSWER:
+            # Everything will (almost certainly) fit: one pack, the fitting pass only if it did not.
+            if groups is not None:
+                r.rr, r.auth, r.ar = (_round_robin(g) for g in groups)
+            else:
+                r.rr, r.auth, r.ar = (list(x) for x in sections)
+            if ropt is not None:
+                r.ar.append(ropt)
+            data = r.pack()
+            if len(data) <= limit:
+                return data
+        its = [_ordered(g) for g in groups] if groups is not None else [iter(x) for x in sections]
+        return _pack_fitting(r, its, ropt, limit)
 
     # ---- upstream ------------------------------------------------------------------------------------
     async def _forward_raw(self, data: bytes, tcp: bool, req: DNSRecord) -> bytes | None:
@@ -259,7 +266,8 @@ class DnsServer:
         else:
             result = Result(answer=answer, additional=result.additional, authoritative=True)
         opt = _opt_of(req)
-        return self._render(req, result, opt, self._limit(req, opt, tcp), shuffle=True)
+        groups = [_split(x) for x in (result.answer, result.authority, result.additional)]
+        return self._render(req, result, opt, self._limit(req, opt, tcp), groups)
 
     # ---- transports ----------------------------------------------------------------------------------
     def _spawn(self, aw: Awaitable[Any], done: Callable[[Any], None]) -> None:
@@ -330,65 +338,92 @@ def _shufflable(result: Result) -> bool:
     if result.rcode != NOERROR:
         return False
     for sec in (result.answer, result.additional):
-        if sum(1 for rr in sec if rr.rtype in (QTYPE.A, QTYPE.AAAA)) > 1:
-            return True
+        n = 0
+        for rr in sec:
+            t = rr.rtype
+            if t == _T_A or t == _T_AAAA:
+                n += 1
+                if n > 1:
+                    return True
     return False
 
 
-def _round_robin(records: list[RR]) -> list[RR]:
-    """The loadbalance plugin: CNAMEs first, then other records, then shuffled address records."""
-    if len(records) < 2:
-        return records
-    cname, rest, addr, mx = [], [], [], []
+_T_CNAME, _T_A, _T_AAAA, _T_MX = int(QTYPE.CNAME), int(QTYPE.A), int(QTYPE.AAAA), int(QTYPE.MX)
+
+Groups = tuple[list[RR], list[RR], list[RR], list[RR]]
+
+
+def _split(records: list[RR]) -> Groups:
+    """CNAMEs, other records, address records, MX records (the loadbalance plugin's grouping)."""
+    cname: list[RR] = []
+    rest: list[RR] = []
+    addr: list[RR] = []
+    mx: list[RR] = []
     for rr in records:
         t = rr.rtype
-        if t == QTYPE.CNAME:
+        if t == _T_CNAME:
             cname.append(rr)
-        elif t in (QTYPE.A, QTYPE.AAAA):
+        elif t == _T_A or t == _T_AAAA:
             addr.append(rr)
-        elif t == QTYPE.MX:
+        elif t == _T_MX:
             mx.append(rr)
         else:
             rest.append(rr)
-    if len(addr) < 2 and len(mx) < 2:
-        return records
+    return cname, rest, addr, mx
+
+
+def _round_robin(groups: Groups) -> list[RR]:
+    """The loadbalance plugin: CNAMEs first, then other records, then shuffled address (and MX) records."""
+    cname, rest, addr, mx = groups
+    addr, mx = list(addr), list(mx)
     random.shuffle(addr)
     random.shuffle(mx)
     return cname + rest + addr + mx
 
 
-def _truncate(r: DNSRecord, opt: RR | None, limit: int) -> bytes:
-    """Keep the records that fit in `limit` bytes (the OPT record always stays) and set TC."""
+def _lazy_shuffle(items: list[RR]) -> Iterator[RR]:
+    """A random permutation produced one element at a time (Fisher-Yates): taking k of n costs O(k)."""
+    a = list(items)
+    n = len(a)
+    for i in range(n):
+        j = random.randrange(i, n)
+        a[i], a[j] = a[j], a[i]
+        yield a[i]
+
+
+def _ordered(groups: Groups) -> Iterator[RR]:
+    cname, rest, addr, mx = groups
+    return itertools.chain(cname, rest, _lazy_shuffle(addr), _lazy_shuffle(mx))
+
+
+def _pack_fitting(r: DNSRecord, sections: list[Iterator[RR]], opt: RR | None, limit: int) -> bytes:
+    """miekg/dns Msg.Truncate: keep the records that fit in `limit` bytes (the OPT record always stays) and set
+    TC when some were left out. A scratch pass with dnslib's own packing finds how many fit."""
     budget = limit
     if opt is not None:
         b = DNSBuffer()
         opt.pack(b)
         budget -= len(b.data)
-    extra = [rr for rr in r.ar if rr is not opt]
-    buf = DNSBuffer()
-    r.set_header_qa()
-    r.header.pack(buf)
+    scratch = DNSBuffer()
+    r.header.pack(scratch)
     for q in r.questions:
-        q.pack(buf)
-    kept: list[int] = []
-    full = True
-    for section in (r.rr, r.auth, extra):
-        n = 0
-        if full:
-            for rr in section:
-                rr.pack(buf)
-                if len(buf.data) > budget:
-                    full = False
-                    break
-                n += 1
-        kept.append(n)
-    r.rr = r.rr[:kept[0]]
-    r.auth = r.auth[:kept[1]]
-    r.ar = extra[:kept[2]] + ([opt] if opt is not None else [])
-    r.header.tc = 1
+        q.pack(scratch)
+    kept: list[list[RR]] = [[], [], []]
+    truncated = False
+    for i, it in enumerate(sections):
+        if truncated:
+            break
+        for rr in it:
+            rr.pack(scratch)
+            if len(scratch.data) > budget:
+                truncated = True
+                break
+            kept[i].append(rr)
+    r.rr, r.auth = kept[0], kept[1]
+    r.ar = kept[2] + ([opt] if opt is not None else [])
+    if truncated:
+        r.header.tc = 1
     return r.pack()
-
-
 async def _query_upstream(upstream: tuple[str, int] | None, data: bytes, tcp: bool) -> bytes:
     """One exchange with the upstream: UDP first, TCP when asked for or when the UDP answer is truncated."""
     assert upstream is not None

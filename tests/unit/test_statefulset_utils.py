@@ -530,7 +530,7 @@ def test_replica_checker_matches_the_full_checks() -> None:
             elif cstate == "pod-ref":
                 c["metadata"]["ownerReferences"] = [utils._controller_ref_to(pod, utils.POD_KIND)]
             claims.cache[f"default/www-web-{ordinal}"] = c
-        fast = control._replica_checker(s, s)(pod)
+        fast = control._replica_checks(s, s)[1](pod)
         assert fast == reference(s, pod), (pol, cstate, variant, tmpl)
         checked += 1
     assert checked == 400

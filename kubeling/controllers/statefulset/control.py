@@ -90,6 +90,35 @@ class StatusUpdater:
             return
 
 
+class _Pass:
+    """The state of one reconcile pass that process_replica needs."""
+
+    __slots__ = ("set_", "update_set", "current_set", "cur_name", "upd_name", "start", "replicas", "monotonic",
+                 "min_ready", "settled")
+
+    def __init__(self, set_: dict[str, Any], update_set: dict[str, Any], current_set: dict[str, Any],
+                 cur_name: str, upd_name: str, start: int, replicas: list[Any], monotonic: bool, min_ready: int,
+                 settled: Callable[[dict[str, Any]], bool]) -> None:
+        self.set_ = set_
+        self.update_set = update_set
+        self.current_set = current_set
+        self.cur_name = cur_name
+        self.upd_name = upd_name
+        self.start = start
+        self.replicas = replicas
+        self.monotonic = monotonic
+        self.min_ready = min_ready
+        self.settled = settled
+
+    def replica(self, i: int) -> dict[str, Any]:
+        """The pod at index i, planned at the right revision (newVersionedStatefulSetPod) if missing."""
+        pod = self.replicas[i]
+        if pod is None:
+            pod = self.replicas[i] = utils.new_versioned_stateful_set_pod(
+                self.current_set, self.update_set, self.cur_name, self.upd_name, self.start + i)
+        return pod
+
+
 class StatefulSetControl:
     """UpdateStatefulSet and friends; `features` holds feature gates (MaxUnavailableStatefulSet)."""
 
@@ -200,32 +229,30 @@ class StatefulSetControl:
                     raise
 
     # ---- one replica -------------------------------------------------------------------------
-    def _replica_checker(self, set_: dict[str, Any], update_set: dict[str, Any]
-                         ) -> Callable[[dict[str, Any]], bool]:
-        """A predicate: would process_replica write anything for this pod? It lets Parallel mode
-        skip the settled majority of a large set without a coroutine per pod, so it is the same
-        decision with everything that only depends on the set computed once per pass."""
+    def _replica_checks(self, set_: dict[str, Any], update_set: dict[str, Any]
+                        ) -> tuple[Callable[[dict[str, Any]], bool], Callable[[dict[str, Any]], bool]]:
+        """(settled, needs_work) for this pass, with everything that depends only on the set
+        computed once: `settled(pod)` is identityMatches && storageMatches && the claims match
+        the retention policy; `needs_work(pod)` is whether process_replica would write anything
+        for pod, which lets Parallel mode skip the settled majority of a large set without a
+        coroutine per pod."""
         smd = set_["metadata"]
         name, ns = smd["name"], smd.get("namespace")
         templates = [t["metadata"]["name"] for t in (set_.get("spec") or {}).get("volumeClaimTemplates") or ()]
         claims = self.pod_control.claims
         up_to_date = utils.is_claim_owner_up_to_date
+        parse = utils.parent_name_and_ordinal
+        pod_name_label = utils.POD_NAME_LABEL
 
-        def needs_work(pod: dict[str, Any]) -> bool:
-            st = pod.get("status")
-            phase = st.get("phase") if st else None
-            if not phase:
-                return True  # to be created
+        def settled(pod: dict[str, Any]) -> bool:
             md = pod["metadata"]
-            if phase == "Failed" or phase == "Succeeded":
-                return not md.get("deletionTimestamp")
             pname = md["name"]
-            parent, ordinal = utils.parent_name_and_ordinal(pname)
+            parent, ordinal = parse(pname)
             if (ordinal < 0 or parent != name or md.get("namespace") != ns
-                    or (md.get("labels") or {}).get(utils.POD_NAME_LABEL) != pname or pname != f"{name}-{ordinal}"):
-                return True  # identity to repair
+                    or (md.get("labels") or {}).get(pod_name_label) != pname or pname != f"{name}-{ordinal}"):
+                return False  # identity to repair
             if not templates:
-                return False
+                return True
             vols = (pod.get("spec") or {}).get("volumes") or ()
             for tname in templates:
                 claim_name = f"{tname}-{name}-{ordinal}"
@@ -233,28 +260,39 @@ class StatefulSetControl:
                     if v.get("name") == tname:
                         pvc = v.get("persistentVolumeClaim")
                         if pvc is None or pvc.get("claimName") != claim_name:
-                            return True  # storage to repair
+                            return False  # storage to repair
                         break
                 else:
-                    return True
+                    return False
                 claim = claims.get_by(ns, claim_name)
-                if claim is None:
-                    if phase == "Pending":
-                        return True  # claim to (re)create
-                    continue
-                if phase == "Pending" and claim["metadata"].get("deletionTimestamp"):
-                    return True  # reported as an error, as process_replica would
-                if not up_to_date(claim, update_set, pod):
-                    return True  # retention-policy owner refs to fix
-            return False
+                if claim is not None and not up_to_date(claim, update_set, pod):
+                    return False  # retention-policy owner refs to fix
+            return True
 
-        return needs_work
+        def needs_work(pod: dict[str, Any] | None) -> bool:
+            if pod is None:
+                return True  # to be created
+            st = pod.get("status")
+            phase = st.get("phase") if st else None
+            if not phase:
+                return True  # to be created
+            if phase == "Failed" or phase == "Succeeded":
+                return not pod["metadata"].get("deletionTimestamp")
+            if phase == "Pending" and templates:
+                ordinal = parse(pod["metadata"]["name"])[1]
+                for tname in templates:
+                    claim = claims.get_by(ns, f"{tname}-{name}-{ordinal}")
+                    if claim is None or claim["metadata"].get("deletionTimestamp"):
+                        return True  # claim to (re)create, or an error to report
+            return not settled(pod)
 
-    async def _process_replica(self, set_: dict[str, Any], update_set: dict[str, Any], monotonic: bool,
-                               replicas: list[dict[str, Any]], i: int) -> bool:
+        return settled, needs_work
+
+    async def _process_replica(self, p: _Pass, i: int) -> bool:
         """Returns True when the pass must stop here (monotonic mode)."""
         pc = self.pod_control
-        pod = replicas[i]
+        set_, monotonic = p.set_, p.monotonic
+        pod = p.replica(i)
         # Failed and Succeeded pods are deleted; the replacement is created on a later pass, once
         # the old pod is gone from the store (a pod with the same name cannot be created before).
         if utils.is_failed(pod) or utils.is_succeeded(pod):
@@ -269,16 +307,14 @@ class StatefulSetControl:
                 return True
         if utils.is_pending(pod):
             await pc.create_missing_persistent_volume_claims(set_, pod)
-        if utils.is_terminating(pod) and monotonic:
-            return True
-        if not utils.is_running_and_ready(pod) and monotonic:
-            return True
-        if monotonic and not utils.is_running_and_available(pod, utils.min_ready_seconds(set_)):
-            return True
-        retention_match = pc.claims_match_retention_policy(update_set, pod)
-        if utils.identity_matches(set_, pod) and utils.storage_matches(set_, pod) and retention_match:
+        if monotonic:
+            if utils.is_terminating(pod) or not utils.is_running_and_ready(pod):
+                return True
+            if not utils.is_running_and_available(pod, p.min_ready):
+                return True
+        if p.settled(pod):
             return False
-        await pc.update_stateful_pod(update_set, deepcopy(pod))
+        await pc.update_stateful_pod(p.update_set, deepcopy(pod))
         return False
 
     async def _process_condemned(self, set_: dict[str, Any], first_unhealthy: dict[str, Any] | None,
@@ -330,19 +366,20 @@ class StatefulSetControl:
         replica_count = utils.get_replicas(set_)
         start = utils.get_start_ordinal(set_)
         end = start + replica_count - 1
+        # replicas[i] is the pod with ordinal start+i; a missing one is planned (at the current or
+        # update revision) only when the pass reaches it, which in OrderedReady mode is at most once
         replicas: list[Any] = [None] * replica_count
         condemned: list[dict[str, Any]] = []
-        for p in pods:
-            o = utils.get_ordinal(p)
+        for pod in pods:
+            o = utils.get_ordinal(pod)
             if start <= o <= end:
-                replicas[o - start] = p
+                replicas[o - start] = pod
             elif o >= 0:
-                condemned.append(p)
-        for idx in range(replica_count):
-            if replicas[idx] is None:
-                replicas[idx] = utils.new_versioned_stateful_set_pod(current_set, update_set, cur_name, upd_name,
-                                                                     start + idx)
-        condemned.sort(key=lambda p: -utils.get_ordinal(p))
+                condemned.append(pod)
+        condemned.sort(key=lambda pod: -utils.get_ordinal(pod))
+        settled, needs_work = self._replica_checks(set_, update_set)
+        p = _Pass(set_, update_set, current_set, cur_name, upd_name, start, replicas, not utils.allows_burst(set_),
+                  mrs, settled)
 
         def compute(*lists: list[dict[str, Any]]) -> None:
             _update_status(status, mrs, cur_name, upd_name, *lists)
@@ -352,29 +389,31 @@ class StatefulSetControl:
             # every other path recounts over replicas and condemned before returning
             compute(pods)
 
-        first_unhealthy = None
-        for p in replicas:
-            if not utils.is_healthy(p):
-                first_unhealthy = p
+        # the first unhealthy pod in ordinal order: monotonic scale-down may delete it even so
+        first_unhealthy: Any = None
+        found = False
+        for i, pod in enumerate(replicas):
+            if pod is None or not utils.is_healthy(pod):
+                first_unhealthy = p.replica(i) if pod is None else pod
+                found = True
                 break
-        if first_unhealthy is None:
-            for p in reversed(condemned):
-                if not utils.is_healthy(p):
-                    first_unhealthy = p
+        if not found:
+            for pod in reversed(condemned):
+                if not utils.is_healthy(pod):
+                    first_unhealthy = pod
                     break
 
         if deleting:
             return status, None
 
-        monotonic = not utils.allows_burst(set_)
+        monotonic = p.monotonic
 
         async def process_replica(i: int) -> bool:
-            return await self._process_replica(set_, update_set, monotonic, replicas, i)
+            return await self._process_replica(p, i)
 
         if monotonic:
             items = list(range(replica_count))
         else:
-            needs_work = self._replica_checker(set_, update_set)
             items = [i for i in range(replica_count) if needs_work(replicas[i])]
         stop, err = await self._run_for_all(items, process_replica, monotonic)
         if stop or err is not None:
@@ -401,6 +440,7 @@ class StatefulSetControl:
             compute(replicas, condemned)
             return status, err
 
+        replicas = [p.replica(i) for i in range(replica_count)]
         compute(replicas, condemned)
 
         if utils.update_strategy_type(set_) == utils.ON_DELETE:
@@ -474,6 +514,8 @@ def _update_status(status: dict[str, Any], min_ready: int, cur_name: str, upd_na
     now = time.time()
     for pods in pod_lists:
         for p in pods:
+            if p is None:
+                continue  # planned, not created
             st = p.get("status")
             phase = st.get("phase") if st else None
             if not phase:

@@ -6,7 +6,7 @@ Scenarios (each a closed loop of `--clients` processes with `--window` queries i
 - pod name      `web-<i>.web.bench.svc.cluster.local` A, i random over the 1,000 pods (cache hits)
 - headless svc  `web.bench.svc.cluster.local` A: 1,000 records, truncated to the client's EDNS size (1232)
 - cluster IP    `plain.bench.svc.cluster.local` A
-- SRV           `_web._tcp.web-<i>...`-style SRV for one endpoint
+- SRV           `_http._tcp.plain.bench.svc.cluster.local` SRV (target + address in the additional section)
 - NXDOMAIN miss unique non-existent names (never cached: the index lookup + render path)
 - latency       one client, one query in flight (pod names): unloaded latency
 
@@ -222,7 +222,7 @@ def _client(port: int, scenario: str, pods: int, duration: float, window: int, s
     elif scenario == "cluster IP":
         pool = [wire(f"plain.{NS}.svc.cluster.local")]
     elif scenario == "SRV":
-        pool = [wire(f"_web._tcp.plain.{NS}.svc.cluster.local", "SRV")]
+        pool = [wire(f"_http._tcp.plain.{NS}.svc.cluster.local", "SRV")]
     else:
         pool = []
     seq = seed * 7919

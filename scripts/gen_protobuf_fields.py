@@ -38,6 +38,8 @@ PACKAGES = {
     "k8s.io/api/policy/v1": "policy/v1",
     "k8s.io/api/autoscaling/v1": "autoscaling/v1",
     "k8s.io/api/authentication/v1": "authentication.k8s.io/v1",
+    "k8s.io/api/authorization/v1": "authorization.k8s.io/v1",
+    "k8s.io/api/rbac/v1": "rbac.authorization.k8s.io/v1",
     "k8s.io/apimachinery/pkg/apis/meta/v1": "meta.k8s.io/v1",
 }
 # meta/v1 kinds a client sends under the group version of the resource it talks to.

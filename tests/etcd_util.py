@@ -36,6 +36,7 @@ class EtcdCluster:
 
     def __init__(self, members: int = 1, base_dir: str | None = None) -> None:
         self.base_dir = base_dir or tempfile.mkdtemp(prefix="kubeling-etcd-")
+        os.makedirs(self.base_dir, exist_ok=True)
         self._own_dir = base_dir is None
         self.names = [f"m{i}" for i in range(members)]
         self.client_ports = [_free_port() for _ in self.names]

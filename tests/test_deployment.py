@@ -385,30 +385,29 @@ def test_scale_pause_resume_and_proportional_scaling(cluster: KubelingCluster, n
     rollout_status(cluster, ns)
     assert {p["spec"]["containers"][0]["image"] for p in live_pods(cluster, ns, "web")} == {"nginx:2"}
 
-    # proportional scaling: scale 5 -> 10 in the middle of a stuck rollout
-    cluster.kubectl("-n", ns, "patch", "deploy/web", "-p", json.dumps({"spec": {
-        "strategy": {"rollingUpdate": {"maxSurge": 3, "maxUnavailable": 0}},
-        "template": {"metadata": {"annotations": {READY_ANN: "false"}},
-                     "spec": {"containers": [{"name": "nginx", "image": "nginx:3"}]}}}}))
+    # proportional scaling: 5 -> 10 in the middle of a rollout whose new pods never get Ready
+    apply(cluster, ns, deploy("prop", 5, strategy={
+        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 0}}))
+    rollout_status(cluster, ns, "prop")
+    cluster.kubectl("-n", ns, "patch", "deploy/prop", "-p", json.dumps({"spec": {"template": {
+        "metadata": {"annotations": {READY_ANN: "false"}},
+        "spec": {"containers": [{"name": "nginx", "image": "nginx:3"}]}}}}))
 
-    def surged() -> list[dict[str, Any]] | None:
-        rss = replica_sets(cluster, ns, "web")
-        new = [r for r in rss if annotation(r, "deployment.kubernetes.io/revision") == "3"]
-        return rss if new and new[0]["spec"]["replicas"] == 3 else None
+    def sizes() -> dict[str, int]:
+        return {annotation(r, "deployment.kubernetes.io/revision"): r["spec"]["replicas"]
+                for r in replica_sets(cluster, ns, "prop")}
 
-    wait_for(surged, 30, what="new replica set at surge")
-    cluster.kubectl("-n", ns, "scale", "deploy/web", "--replicas=10")
-
-    def proportional() -> dict[str, int] | None:
-        sizes = {annotation(r, "deployment.kubernetes.io/revision"): r["spec"]["replicas"]
-                 for r in replica_sets(cluster, ns, "web")}
-        return sizes if sizes.get("3") == 6 and sizes.get("2") == 10 else None
-
-    # 8 replicas (5 old + 3 new) grow to 10 + 3 surge = 13 in proportion: old 5 -> 10, new 3 -> 6
-    sizes = wait_for(proportional, 30, what="proportional scaling")
-    assert sum(sizes.values()) == 16 or sum(sizes.values()) == 13 + 3 - 0
-    msgs = [e["message"] for e in events_for(cluster, ns, "Deployment", "web")]
-    assert any(m.endswith("from 5 to 10") for m in msgs) and any(m.endswith("from 3 to 6") for m in msgs)
+    wait_for(lambda: sizes() == {"1": 5, "2": 3}, 30, what="new replica set at the surge")
+    cluster.kubectl("-n", ns, "scale", "deploy/prop", "--replicas=10")
+    # 8 replicas (5 old + 3 new, annotated for 5+3) grow to 10+3 = 13 in proportion:
+    # old 5*13/8 = 8.1 -> 8, new 3*13/8 = 4.9 -> 5
+    wait_for(lambda: sizes() == {"1": 8, "2": 5}, 30, what="proportional scaling")
+    msgs = [e["message"] for e in events_for(cluster, ns, "Deployment", "prop")]
+    assert any(re.fullmatch(r"Scaled up replica set prop-\w+ from 5 to 8", m) for m in msgs), msgs
+    assert any(re.fullmatch(r"Scaled up replica set prop-\w+ from 3 to 5", m) for m in msgs), msgs
+    for r in replica_sets(cluster, ns, "prop"):
+        assert annotation(r, "deployment.kubernetes.io/desired-replicas") == "10"
+        assert annotation(r, "deployment.kubernetes.io/max-replicas") == "13"
 
 
 def test_recreate_strategy(cluster: KubelingCluster, ns: str) -> None:
@@ -478,26 +477,24 @@ def test_replica_set_scale_down_order_and_adoption(cluster: KubelingCluster, ns:
     assert lines[1].split()[:3] == ["rs", "1", "1"]
 
 
-def test_replica_failure_condition_on_quota(cluster: KubelingCluster, ns: str) -> None:
-    cluster.kubectl("-n", ns, "create", "quota", "pods", "--hard=pods=2")
-    apply(cluster, ns, deploy("q", 3))
+def test_replica_set_create_error(cluster: KubelingCluster, ns: str) -> None:
+    """A new ReplicaSet the API refuses (its name `<deployment>-<hash>` is too long) is reported as
+    Progressing=False ReplicaSetCreateError and a Warning event, as upstream."""
+    name = "d" * 250
+    apply(cluster, ns, deploy(name, 1, app="long"))
 
-    def failing() -> Any:
-        d = kget(cluster, ns, "deploy", "q")
-        return d if condition(d, "ReplicaFailure") else None
+    def failed() -> Any:
+        d = kget(cluster, ns, "deploy", name)
+        c = condition(d, "Progressing")
+        return c if c and c["reason"] == "ReplicaSetCreateError" else None
 
-    d = wait_for(failing, 60, what="ReplicaFailure on the deployment")
-    rf = condition(d, "ReplicaFailure")
-    assert (rf["status"], rf["reason"]) == ("True", "FailedCreate")
-    assert "exceeded quota" in rf["message"]
-    (rs,) = replica_sets(cluster, ns, "q")
-    assert condition(rs, "ReplicaFailure")["reason"] == "FailedCreate"
-    # room again: the condition goes away and the rollout completes
-    cluster.kubectl("-n", ns, "delete", "quota", "pods")
-    cluster.kubectl("-n", ns, "scale", "deploy/q", "--replicas=2")
-    rollout_status(cluster, ns, "q")
-    wait_for(lambda: condition(kget(cluster, ns, "deploy", "q"), "ReplicaFailure") is None, 60,
-             what="ReplicaFailure cleared")
+    c = wait_for(failed, 30, what="ReplicaSetCreateError")
+    assert c["status"] == "False"
+    assert c["message"].startswith(f'Failed to create new replica set "{name}-')
+    assert "must be no more than 253 characters" in c["message"]
+    evs = [e for e in events_for(cluster, ns, "Deployment", name) if e["reason"] == "ReplicaSetCreateError"]
+    assert evs and evs[0]["type"] == "Warning" and evs[0]["message"] == c["message"]
+    assert replica_sets(cluster, ns, "long") == []
 
 
 # ---- convergence after a crash -----------------------------------------------------------------------

@@ -309,9 +309,11 @@ def test_named_target_ports_per_pod(cluster: KubelingCluster, ns: str) -> None:
                      for s in items if s.get("endpoints"))
         return got if got == [(8080, [ips["a"]]), (9090, [ips["b"]])] else None
     wait_for(slices_ok, timeout=10, what="one slice per port mapping")
-    ep = get_json(cluster, "endpoints", "mixed", "-n", ns)
-    got = sorted((s["ports"][0]["port"], s["addresses"][0]["ip"]) for s in ep["subsets"])
-    assert got == [(8080, ips["a"]), (9090, ips["b"])]
+    def subsets_ok() -> bool:
+        ep = get_json(cluster, "endpoints", "mixed", "-n", ns)
+        got = sorted((s["ports"][0]["port"], s.get("addresses", [{}])[0].get("ip")) for s in ep.get("subsets", []))
+        return got == [(8080, ips["a"]), (9090, ips["b"])]
+    wait_for(subsets_ok, timeout=10, what="one Endpoints subset per port")
     # SRV for the cluster IP service carries the service port
     m = q(cluster.dns_port, f"_http._tcp.mixed.{ns}.{ZONE}", "SRV")
     assert [r.port for rrset in m.answer for r in rrset] == [80]

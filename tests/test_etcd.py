@@ -471,3 +471,61 @@ def test_kubeling_up_on_etcd_survives_a_crash(etcd_server: EtcdCluster, make_clu
     assert rv_after > rv_before
     check_statefulset(c, 5)
 
+
+
+LONG = os.environ.get("KUBELING_LONG") == "1"
+
+
+@pytest.mark.timeout(900)
+def test_rollout_survives_losing_leader_apiserver_and_etcd_member(tmp_path: Any, procs: list[Any]) -> None:
+    """Must-show 2: three etcd members, two API servers, two controller-managers, two schedulers; a
+    StatefulSet rollout completes while the leading controller-manager, then an API server, then an
+    etcd member are killed (SIGKILL) in turn. (100 replicas with KUBELING_LONG=1.)"""
+    replicas = 100 if LONG else 30
+    etcd = EtcdCluster(3, base_dir=str(tmp_path / "etcd")).start()
+    try:
+        a, b = _apiservers(tmp_path, etcd.endpoints, procs)
+        le = ["--leader-elect-lease-duration", f"{LEASE}s", "--leader-elect-renew-deadline", f"{RENEW}s",
+              "--leader-elect-retry-period", f"{RETRY}s"]
+        both = {a: f"{a.url},{b.url}", b: f"{b.url},{a.url}"}
+        logs = str(tmp_path)
+        cms = {}
+        for ident, api in (("cm-a", a), ("cm-b", b)):
+            cms[ident] = Proc(ident, ["controller-manager", "--kubeconfig", api.kubeconfig, "--master", both[api],
+                                      "--data-dir", str(tmp_path / ident), "--leader-elect-identity", ident, *le], logs)
+            procs.append(cms[ident])
+        for ident, api in (("sched-a", a), ("sched-b", b)):
+            procs.append(Proc(ident, ["scheduler", "--kubeconfig", api.kubeconfig, "--master", both[api], *le], logs))
+        for n in ("node1", "node2"):
+            procs.append(Proc(n, ["node", "--name", n, "--kubeconfig", a.kubeconfig, "--pod-start-delay", "0.2"],
+                              logs))
+        wait_for(lambda: lease_holder(a, "kube-controller-manager").get("holderIdentity") in cms, 30,
+                 what="a controller-manager leader")
+        a.kubectl("apply", "-f", "-", input=STS.replace("REPLICAS", str(replicas)))
+        wait_for(lambda: ready_count(a) >= 3, 60, what="the rollout to start")
+        # 1. The leading controller-manager.
+        leader = lease_holder(a, "kube-controller-manager")["holderIdentity"]
+        assert cms[leader].kill() == -signal.SIGKILL
+        standby = ({"cm-a", "cm-b"} - {leader}).pop()
+        wait_for(lambda: lease_holder(a, "kube-controller-manager").get("holderIdentity") == standby,
+                 LEASE + 3 * RETRY * 2.2 + 10, what="the standby controller-manager to lead")
+        progress = ready_count(a)
+        wait_for(lambda: ready_count(a) > progress, 60, what="the rollout to go on under the new leader")
+        # 2. An API server (the one the nodes do not use): its clients fail over to the other.
+        b.kill()
+        progress = ready_count(a)
+        wait_for(lambda: ready_count(a) > progress, 60, what="the rollout to go on without API server b")
+        # 3. An etcd member: the API servers' etcd client moves to the remaining two (still a quorum).
+        etcd.kill(0)
+        wait_for(lambda: ready_count(a) == replicas, 60 + replicas * 2, interval=0.5,
+                 what=f"{replicas} ready replicas")
+        check_statefulset(a, replicas)
+        assert cms[standby].proc.poll() is None, cms[standby].log_tail()
+    finally:
+        for p in reversed(procs):
+            if isinstance(p, Proc):
+                p.kill(signal.SIGTERM)
+            else:
+                p.stop()
+        procs.clear()
+        etcd.stop()

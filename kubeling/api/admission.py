@@ -15,7 +15,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from . import errors, pod_admission
+from . import errors, pod_admission, serviceaccount_admission
 from .defaults import quantity_value
 from .registry import Registry, Request
 from .resources import ResourceType, by_qualified
@@ -129,4 +129,5 @@ def _add_finalizer(obj: Obj, name: str) -> None:
 def install(registry: Registry, settings: dict[str, Any] | None = None) -> None:
     """Append the admission plugins (storage, pods) to `registry.admission`."""
     registry.admission.append(StorageAdmission(registry))
+    serviceaccount_admission.install(registry)
     registry.admission.append(pod_admission.default_toleration_seconds)

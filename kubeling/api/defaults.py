@@ -48,6 +48,17 @@ RESOURCES: dict[str, tuple[str, str, str, bool]] = {
     "leases.coordination.k8s.io": ("coordination.k8s.io", "v1", "Lease", True),
     "endpointslices.discovery.k8s.io": ("discovery.k8s.io", "v1", "EndpointSlice", True),
     "events.events.k8s.io": ("events.k8s.io", "v1", "Event", True),
+    "roles.rbac.authorization.k8s.io": ("rbac.authorization.k8s.io", "v1", "Role", True),
+    "clusterroles.rbac.authorization.k8s.io": ("rbac.authorization.k8s.io", "v1", "ClusterRole", False),
+    "rolebindings.rbac.authorization.k8s.io": ("rbac.authorization.k8s.io", "v1", "RoleBinding", True),
+    "clusterrolebindings.rbac.authorization.k8s.io": ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", False),
+    "tokenreviews.authentication.k8s.io": ("authentication.k8s.io", "v1", "TokenReview", False),
+    "selfsubjectreviews.authentication.k8s.io": ("authentication.k8s.io", "v1", "SelfSubjectReview", False),
+    "selfsubjectaccessreviews.authorization.k8s.io": ("authorization.k8s.io", "v1", "SelfSubjectAccessReview", False),
+    "selfsubjectrulesreviews.authorization.k8s.io": ("authorization.k8s.io", "v1", "SelfSubjectRulesReview", False),
+    "subjectaccessreviews.authorization.k8s.io": ("authorization.k8s.io", "v1", "SubjectAccessReview", False),
+    "localsubjectaccessreviews.authorization.k8s.io": ("authorization.k8s.io", "v1", "LocalSubjectAccessReview",
+                                                       True),
 }
 
 DS_TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
@@ -885,7 +896,34 @@ def _d_controllerrevision(obj: dict[str, Any]) -> None:
         obj["data"] = None
 
 
+def _d_rbac_role(obj: dict[str, Any]) -> None:
+    """Role/ClusterRole: `rules` has no omitempty, so an empty role reads back `rules: null`."""
+    if "rules" not in obj:
+        obj["rules"] = None
+    for r in obj["rules"] or ():
+        if isinstance(r, dict) and "verbs" not in r:
+            r["verbs"] = None
+
+
+def _d_rbac_binding(obj: dict[str, Any]) -> None:
+    """rbac/v1 SetDefaults_RoleBinding / SetDefaults_Subject: the RBAC group for roleRef, User and Group."""
+    ref = _d(obj, "roleRef")
+    for k in ("apiGroup", "kind", "name"):
+        ref.setdefault(k, "")
+    if not ref["apiGroup"]:
+        ref["apiGroup"] = "rbac.authorization.k8s.io"
+    for s in _dicts(obj.get("subjects")):
+        s.setdefault("kind", "")
+        s.setdefault("name", "")
+        if not s.get("apiGroup") and s["kind"] in ("User", "Group"):
+            s["apiGroup"] = "rbac.authorization.k8s.io"
+
+
 _DEFAULTERS = {
+    "roles.rbac.authorization.k8s.io": _d_rbac_role,
+    "clusterroles.rbac.authorization.k8s.io": _d_rbac_role,
+    "rolebindings.rbac.authorization.k8s.io": _d_rbac_binding,
+    "clusterrolebindings.rbac.authorization.k8s.io": _d_rbac_binding,
     "pods": _d_pod,
     "services": _d_service,
     "statefulsets.apps": _d_statefulset,

@@ -785,6 +785,27 @@ def _lease(obj: Obj, now: float) -> list:
     return [_name(obj), (obj.get("spec") or {}).get("holderIdentity") or "", _age(obj, now)]
 
 
+def _rbac_role(obj: Obj, now: float) -> list:
+    """printRole/printClusterRole: name and creation time (RFC3339, UTC)."""
+    return [_name(obj), _rfc3339(_meta(obj).get("creationTimestamp"))]
+
+
+def _rbac_binding(obj: Obj, now: float) -> list:
+    """printRoleBinding/printClusterRoleBinding; USERS/GROUPS/SERVICEACCOUNTS are the wide columns."""
+    ref = obj.get("roleRef") or {}
+    users, groups, sas = [], [], []
+    for s in obj.get("subjects") or ():
+        kind = s.get("kind")
+        if kind == "ServiceAccount":
+            sas.append(f"{s.get('namespace', '')}/{s.get('name', '')}")
+        elif kind == "User":
+            users.append(s.get("name", ""))
+        elif kind == "Group":
+            groups.append(s.get("name", ""))
+    return [_name(obj), f"{ref.get('kind', '')}/{ref.get('name', '')}", _age(obj, now),
+            ", ".join(users), ", ".join(groups), ", ".join(sas)]
+
+
 def _default(obj: Obj, now: float) -> list:
     """rest.defaultTableConvertor: name and RFC3339 creation time."""
     return [_name(obj), _rfc3339(_meta(obj).get("creationTimestamp"))]
@@ -1006,6 +1027,25 @@ _COLUMNS: dict[str, list[_Col]] = {
     ],
 }
 
+_RBAC_ROLE_COLUMNS: list[_Col] = [_NAME, ("Created At", "date", (_OM, "creationTimestamp"), 0, "")]
+_ROLE_REF_DOC = ("RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. "
+                 "If the RoleRef cannot be resolved, the Authorizer must return an error.")
+
+
+def _rbac_binding_columns(what: str) -> list[_Col]:
+    return [_NAME, ("Role", "string", _ROLE_REF_DOC, 0, ""), _AGE,
+            ("Users", "string", f"Users in the {what}", 1, ""),
+            ("Groups", "string", f"Groups in the {what}", 1, ""),
+            ("ServiceAccounts", "string", f"ServiceAccounts in the {what}", 1, "")]
+
+
+_COLUMNS.update({
+    "roles.rbac.authorization.k8s.io": _RBAC_ROLE_COLUMNS,
+    "clusterroles.rbac.authorization.k8s.io": _RBAC_ROLE_COLUMNS,
+    "rolebindings.rbac.authorization.k8s.io": _rbac_binding_columns("roleBinding"),
+    "clusterrolebindings.rbac.authorization.k8s.io": _rbac_binding_columns("clusterRoleBinding"),
+})
+
 _DEFAULT_COLUMNS: list[_Col] = [
     _NAME,
     ("Created At", "date", (_OM, "creationTimestamp"), 0, ""),
@@ -1032,6 +1072,10 @@ _PRINTERS: dict[str, Callable[[Obj, float], list]] = {
     "storageclasses.storage.k8s.io": _storage_class,
     "leases.coordination.k8s.io": _lease,
     "endpointslices.discovery.k8s.io": _endpoint_slice,
+    "roles.rbac.authorization.k8s.io": _rbac_role,
+    "clusterroles.rbac.authorization.k8s.io": _rbac_role,
+    "rolebindings.rbac.authorization.k8s.io": _rbac_binding,
+    "clusterrolebindings.rbac.authorization.k8s.io": _rbac_binding,
 }
 
 

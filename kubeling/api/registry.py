@@ -50,6 +50,9 @@ class Request:
     force: bool = False
     user: str = "kubernetes-admin"
     warnings: list[str] = field(default_factory=list)
+    # The authenticated user (apiserver.auth.UserInfo: name, groups, uid, extra) of an HTTP request;
+    # None for in-process clients, which are trusted like system:masters.
+    user_info: Any = None
 
 
 # An admission hook: (operation, resource, new object or None, old object or None, request).

@@ -67,7 +67,7 @@ RESOURCES: list[ResourceType] = [
     _r("", "v1", "Endpoints", "endpoints", True, short_names=("ep",)),
     _r("", "v1", "ConfigMap", "configmaps", True, short_names=("cm",)),
     _r("", "v1", "Secret", "secrets", True),
-    _r("", "v1", "ServiceAccount", "serviceaccounts", True, short_names=("sa",)),
+    _r("", "v1", "ServiceAccount", "serviceaccounts", True, short_names=("sa",), subresources=("token",)),
     _r("", "v1", "Event", "events", True, short_names=("ev",)),
     _r("", "v1", "PersistentVolume", "persistentvolumes", False, short_names=("pv",), subresources=("status",),
        has_status=True),
@@ -86,10 +86,24 @@ RESOURCES: list[ResourceType] = [
     _r("coordination.k8s.io", "v1", "Lease", "leases", True),
     _r("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
     _r("events.k8s.io", "v1", "Event", "events", True, short_names=("ev",)),
+    # Identity and access. The review kinds are create-only and never stored (apiserver.auth/tokens).
+    _r("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False, verbs=("create",)),
+    _r("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False, verbs=("create",)),
+    _r("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", True,
+       verbs=("create",)),
+    _r("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", False,
+       verbs=("create",)),
+    _r("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", False, verbs=("create",)),
+    _r("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", False, verbs=("create",)),
+    _r("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
+    _r("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
+    _r("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
+    _r("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
 ]
 
 # Group order as upstream's discovery lists them (core first; apps; events; ...).
-GROUP_ORDER = ["", "apps", "events.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "storage.k8s.io"]
+GROUP_ORDER = ["", "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io", "coordination.k8s.io",
+               "discovery.k8s.io", "rbac.authorization.k8s.io", "storage.k8s.io"]
 
 _BY_GVR: dict[tuple[str, str, str], ResourceType] = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _BY_QUALIFIED: dict[str, ResourceType] = {r.qualified: r for r in RESOURCES}

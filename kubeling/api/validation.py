@@ -3009,6 +3009,117 @@ def _meta_only_update(new: Obj, old: Obj) -> list[Cause]:
     return validate_object_meta_update(new, old)
 
 
+# --------------------------------------------------------------------------------------------
+# rbac.authorization.k8s.io (pkg/apis/rbac/validation)
+# --------------------------------------------------------------------------------------------
+
+_RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def _policy_rule(rule: Any, namespaced: bool, path: str) -> list[Cause]:
+    r = _dd(rule)
+    errs: list[Cause] = []
+    if not r.get("verbs"):
+        errs.append(required(_c(path, "verbs"), "verbs must contain at least one value"))
+    urls = r.get("nonResourceURLs")
+    if urls:
+        if namespaced:
+            errs.append(invalid(_c(path, "nonResourceURLs"), urls, "namespaced rules cannot apply to non-resource URLs"))
+        if r.get("apiGroups") or r.get("resources") or r.get("resourceNames"):
+            errs.append(invalid(_c(path, "nonResourceURLs"), urls,
+                                "rules cannot apply to both regular resources and non-resource URLs"))
+        return errs
+    if not r.get("apiGroups"):
+        errs.append(required(_c(path, "apiGroups"), "resource rules must supply at least one api group"))
+    if not r.get("resources"):
+        errs.append(required(_c(path, "resources"), "resource rules must supply at least one resource"))
+    return errs
+
+
+def _rbac_role(role: Obj, namespaced: bool) -> list[Cause]:
+    errs = validate_object_meta(role, namespaced, name_is_path_segment)
+    for i, rule in enumerate(_dl(role.get("rules"))):
+        errs.extend(_policy_rule(rule, namespaced, f"rules[{i}]"))
+    agg = role.get("aggregationRule")
+    if not namespaced and isinstance(agg, dict):
+        sels = _dl(agg.get("clusterRoleSelectors"))
+        if not sels:
+            errs.append(required("aggregationRule.clusterRoleSelectors",
+                                 "at least one clusterRoleSelector required if aggregationRule is non-nil"))
+        for i, sel in enumerate(sels):
+            errs.extend(validate_label_selector(sel, f"aggregationRule.clusterRoleSelectors[{i}]"))
+    return errs
+
+
+def _role(role: Obj) -> list[Cause]:
+    return _rbac_role(role, True)
+
+
+def _clusterrole(role: Obj) -> list[Cause]:
+    return _rbac_role(role, False)
+
+
+def _rbac_subject(subject: Any, namespaced: bool, path: str) -> list[Cause]:
+    s = _dd(subject)
+    errs: list[Cause] = []
+    name = s.get("name") or ""
+    if not name:
+        errs.append(required(_c(path, "name")))
+    kind = s.get("kind") or ""
+    group = s.get("apiGroup") or ""
+    if kind == "ServiceAccount":
+        if name:
+            errs.extend(invalid(_c(path, "name"), name, m) for m in name_is_dns_subdomain(name, False))
+        if group:
+            errs.append(not_supported(_c(path, "apiGroup"), group, [""]))
+        if not namespaced and not s.get("namespace"):
+            errs.append(required(_c(path, "namespace")))
+    elif kind in ("User", "Group"):
+        if group != _RBAC_GROUP:
+            errs.append(not_supported(_c(path, "apiGroup"), group, [_RBAC_GROUP]))
+    else:
+        errs.append(not_supported(_c(path, "kind"), kind, ["ServiceAccount", "User", "Group"]))
+    return errs
+
+
+def _rbac_binding(b: Obj, namespaced: bool) -> list[Cause]:
+    errs = validate_object_meta(b, namespaced, name_is_path_segment)
+    ref = _dd(b.get("roleRef"))
+    if (ref.get("apiGroup") or "") != _RBAC_GROUP:
+        errs.append(not_supported("roleRef.apiGroup", ref.get("apiGroup") or "", [_RBAC_GROUP]))
+    kinds = ["Role", "ClusterRole"] if namespaced else ["ClusterRole"]  # cluster bindings only grant ClusterRoles
+    if ref.get("kind") not in kinds:
+        errs.append(not_supported("roleRef.kind", ref.get("kind") or "", kinds))
+    if not ref.get("name"):
+        errs.append(required("roleRef.name"))
+    else:
+        errs.extend(invalid("roleRef.name", ref["name"], m) for m in name_is_path_segment(ref["name"], False))
+    for i, subject in enumerate(_dl(b.get("subjects"))):
+        errs.extend(_rbac_subject(subject, namespaced, f"subjects[{i}]"))
+    return errs
+
+
+def _go_role_ref(ref: Any) -> Go:
+    r = _dd(ref)
+    return Go(f"rbac.RoleRef{{APIGroup:{goq(str(r.get('apiGroup') or ''))}, Kind:{goq(str(r.get('kind') or ''))}, "
+              f"Name:{goq(str(r.get('name') or ''))}}}")
+
+
+def _rbac_binding_update(b: Obj, old: Obj, namespaced: bool) -> list[Cause]:
+    errs = _rbac_binding(b, namespaced)
+    if _dd(b.get("roleRef")) != _dd(old.get("roleRef")):
+        errs.append(invalid("roleRef", _go_role_ref(b.get("roleRef")), "cannot change roleRef"))
+    return errs
+
+
+def _rolebinding(b: Obj) -> list[Cause]:
+    return _rbac_binding(b, True)
+
+
+def _clusterrolebinding(b: Obj) -> list[Cause]:
+    return _rbac_binding(b, False)
+
+
 # resource -> (create, update, status update)
 _KINDS: dict[str, tuple[Create, Update, Update]] = {
     "pods": (_pod_create, _pod_update, _pod_status),
@@ -3031,6 +3142,12 @@ _KINDS: dict[str, tuple[Create, Update, Update]] = {
     "storageclasses.storage.k8s.io": (_storageclass, _storageclass_update, _meta_only_update),
     "leases.coordination.k8s.io": (_lease, _lease_update, _meta_only_update),
     "endpointslices.discovery.k8s.io": (_endpointslice_create, _endpointslice_update, _meta_only_update),
+    "roles.rbac.authorization.k8s.io": (_role, _meta_then(_role), _meta_only_update),
+    "clusterroles.rbac.authorization.k8s.io": (_clusterrole, _meta_then(_clusterrole), _meta_only_update),
+    "rolebindings.rbac.authorization.k8s.io": (
+        _rolebinding, lambda b, old: _rbac_binding_update(b, old, True), _meta_only_update),
+    "clusterrolebindings.rbac.authorization.k8s.io": (
+        _clusterrolebinding, lambda b, old: _rbac_binding_update(b, old, False), _meta_only_update),
 }
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from ..api.resources import ResourceType, groups
 
 _SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
-              "binding": ["create"], "eviction": ["create"], "finalize": ["update"]}
+              "binding": ["create"], "eviction": ["create"], "finalize": ["update"], "token": ["create"]}
 
 
 def _sub_kind(rt: ResourceType, sub: str) -> dict[str, str]:
@@ -16,6 +16,8 @@ def _sub_kind(rt: ResourceType, sub: str) -> dict[str, str]:
         return {"group": "", "version": "", "kind": "Binding"}
     if sub == "eviction":
         return {"group": "policy", "version": "v1", "kind": "Eviction"}
+    if sub == "token":
+        return {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}
     return {"group": "", "version": "", "kind": rt.kind}
 
 

@@ -133,6 +133,9 @@ def _paths(rts: list[ResourceType]) -> dict[str, Any]:
         if not rt.def_name or rt.plural == "bindings":
             continue
         item_ops, coll_ops = _ops(rt, rt.def_name, None)
+        if "get" not in rt.verbs:  # create-only kinds (reviews): a POST on the collection, as upstream
+            paths[coll] = {"post": coll_ops["post"]}
+            continue
         paths[coll] = coll_ops
         paths[coll + "/{name}"] = item_ops
         for sub in rt.subresources:

@@ -53,7 +53,8 @@ def _json(data: Any, status: int = 200, content_type: str = JSON, headers: dict 
 
 
 def error_response(e: ApiError) -> web.Response:
-    return web.Response(body=orjson.dumps(e.status()), status=e.code, content_type=JSON)
+    headers = {"Retry-After": str(e.retry_after)} if e.retry_after is not None else None
+    return web.Response(body=orjson.dumps(e.status()), status=e.code, content_type=JSON, headers=headers)
 
 
 def _decode_protobuf(raw: bytes) -> dict[str, Any]:
@@ -103,18 +104,26 @@ class ApiServer:
         self.app = web.Application(client_max_size=MAX_BODY + 1024, middlewares=[self._middleware])
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._watch_tasks: set[asyncio.Task] = set()
+        # Identity and access (apiserver.auth.FrontDoor.install sets these): authentication, limits,
+        # authorization and audit around every request; handlers of the computed (never stored) kinds.
+        self.front: Any = None
+        self.virtual: dict[str, Any] = {}
 
     # ---- plumbing ----------------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         path = request.path
-        if path not in PUBLIC_PATHS:
+        front = self.front
+        if front is None and path not in PUBLIC_PATHS:
             user = self._authenticate(request)
             if user is None:
                 self.metrics[(request.method, "unauthorized", 401)] += 1
                 return error_response(errors.unauthorized())
             request["user"] = user
+        resp = None
         try:
+            if front is not None:
+                await front.admit(request)  # 401 / 429 / 403 as ApiError
             resp = await handler(request)
         except ApiError as e:
             resp = error_response(e)
@@ -125,6 +134,9 @@ class ApiServer:
         except Exception as e:  # never leak a traceback to clients; log it
             log.exception("internal error serving %s %s", request.method, request.path_qs)
             resp = error_response(errors.internal(str(e)))
+        finally:
+            if front is not None:
+                front.done(request, resp)  # release the client's slot, audit
         self.metrics[(request.method, path.split("/")[1] if "/" in path else path, resp.status)] += 1
         return resp
 
@@ -169,7 +181,8 @@ class ApiServer:
                 raise errors.bad_request(f'dryRun: Unsupported value: "{d}": supported values: "All"')
         user = request.get("user", ("anonymous", []))
         return Request(dry_run=bool(dry), field_manager=field_manager_from(request), field_validation=fv,
-                       force=_qbool(q.get("force")) is True, user=user[0])
+                       force=_qbool(q.get("force")) is True, user=user[0],
+                       user_info=user if self.front is not None else None)
 
     @staticmethod
     def _warn_headers(req: Request) -> dict[str, str] | None:
@@ -267,6 +280,22 @@ class ApiServer:
 
     # ---- resources ---------------------------------------------------------
     async def _resource(self, request: web.Request, group: str, version: str, rest: list[str]) -> web.StreamResponse:
+        sync = getattr(self.registry.store, "sync", None)
+        if sync is not None and "synced" not in request:
+            # API servers sharing etcd: a read without resourceVersion sees every write acknowledged before it;
+            # a write that failed on state this server had not caught up with yet is retried once fresh.
+            request["synced"] = True
+            if request.method == "GET":
+                if not request.query.get("resourceVersion"):
+                    await sync()
+            else:
+                try:
+                    return await self._resource(request, group, version, rest)
+                except ApiError as e:
+                    if e.code not in (404, 409):
+                        raise
+                await sync()
+                return await self._resource(request, group, version, rest)
         ns: str | None = None
         if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in ("status", "finalize"):
             ns = rest[1]
@@ -284,9 +313,9 @@ class ApiServer:
         if not rt.namespaced and ns is not None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         method = request.method
-        sync = getattr(self.registry.store, "sync", None)
-        if sync is not None and (method != "GET" or not request.query.get("resourceVersion")):
-            await sync()  # API servers sharing etcd: see every write acknowledged before this request
+        virtual = self.virtual.get(rt.qualified if sub is None else f"{rt.qualified}/{sub}")
+        if virtual is not None:  # computed kinds: TokenRequest, TokenReview, the access reviews
+            return await virtual(request, rt, ns, name)
         if rt.plural == "bindings":
             if method != "POST" or ns is None:
                 raise errors.method_not_allowed("the server does not allow this method on the requested resource")
@@ -575,7 +604,8 @@ class ApiServer:
         return resp
 
 
-def ssl_context(cert: str, key: str) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
-    return ctx
+def ssl_context(cert: str, key: str, client_ca: str | None = None) -> ssl.SSLContext:
+    """TLS 1.2+; with client_ca, optional client certificates signed by it (apiserver.limits)."""
+    from .limits import ssl_context as _ssl_context
+
+    return _ssl_context(cert, key, client_ca)

@@ -13,9 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ..api import admission, errors, service_alloc
+from ..api import admission, errors, rbac_bootstrap, service_alloc
 from ..api.registry import Registry, Request
 from ..api.resources import by_qualified
+from ..apiserver import auth
+from ..apiserver.auth import AUTHENTICATED
 from ..apiserver.certs import ensure_pki, read_token
 from ..apiserver.server import ApiServer, ssl_context
 from ..client.client import LocalClient
@@ -48,6 +50,8 @@ class ClusterConfig:
     default_storageclass: bool = True
     terminated_pod_gc_threshold: int = 12500
     pod_gc_quarantine: float = 40.0
+    audit_log: str | None = None  # None: DATA_DIR/audit.log; "": no audit log
+    max_inflight_per_client: int = 64  # concurrent requests per non-admin client before 429 (0: no limit)
 
 
 # Components started after the API server, in order; each module has `async def start(ctx)` returning a stop
@@ -99,10 +103,16 @@ class Cluster:
         api = ApiServer(self.registry, {self.token: ("kubernetes-admin", ["system:masters", "system:authenticated"])},
                         ready_check=lambda: self.ready)
         self.apiserver = api
+        audit = os.path.join(cfg.data_dir, "audit.log") if cfg.audit_log is None else cfg.audit_log
+        self.front = auth.build(self.registry, self.pki,
+                                {self.token: auth.UserInfo("kubernetes-admin", ("system:masters", AUTHENTICATED))},
+                                audit_path=audit or None, max_inflight=cfg.max_inflight_per_client)
+        self.front.install(api)
         self.runner = web.AppRunner(api.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()
         site = web.TCPSite(self.runner, cfg.host, cfg.port,
-                           ssl_context=ssl_context(self.pki["apiserver.crt"], self.pki["apiserver.key"]),
+                           ssl_context=ssl_context(self.pki["apiserver.crt"], self.pki["apiserver.key"],
+                                                   client_ca=self.pki["ca.crt"]),
                            backlog=1024, reuse_address=True)
         await site.start()
         self._tasks.append(asyncio.get_running_loop().create_task(self._compactor()))
@@ -140,6 +150,7 @@ class Cluster:
                 except errors.ApiError as e:
                     if e.code != 409:
                         raise
+        await rbac_bootstrap.ensure(self.registry)  # default roles/bindings, as upstream's rbac/bootstrap-roles
 
     async def _compactor(self) -> None:
         """Keep about five minutes of history, as upstream's compaction interval does."""
@@ -164,6 +175,8 @@ class Cluster:
             t.cancel()
         if self.runner is not None:
             await self.runner.cleanup()
+        if getattr(self, "front", None) is not None and self.front.audit is not None:
+            self.front.audit.close()
         if self.store is not None:
             await self.store.close()
 

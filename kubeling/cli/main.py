@@ -114,7 +114,21 @@ def _cfg_from_args(a: argparse.Namespace) -> ClusterConfig:
                          node_monitor_grace_period=a.node_monitor_grace_period,
                          default_storageclass=not a.no_default_storageclass,
                          terminated_pod_gc_threshold=a.terminated_pod_gc_threshold,
-                         pod_gc_quarantine=a.pod_gc_quarantine, **storage_config(a))
+                         pod_gc_quarantine=a.pod_gc_quarantine, audit_log=a.audit_log,
+                         max_inflight_per_client=a.max_inflight_per_client, **storage_config(a))
+
+
+def _use_client_cert(doc: dict[str, Any], pki: dict[str, str]) -> None:
+    """Authenticate the admin kubeconfig with a client certificate (CN kubernetes-admin, O system:masters)."""
+    from ..apiserver.auth import issue_client_cert
+
+    crt, key = os.path.join(os.path.dirname(pki["ca.crt"]), "admin.crt"), os.path.join(
+        os.path.dirname(pki["ca.crt"]), "admin.key")
+    if not (os.path.exists(crt) and os.path.exists(key)):
+        issue_client_cert(pki["ca.crt"], pki["ca.key"], "kubernetes-admin", ["system:masters"], crt, key)
+    with open(crt, "rb") as f, open(key, "rb") as g:
+        doc["users"][0]["user"] = {"client-certificate-data": base64.b64encode(f.read()).decode(),
+                                   "client-key-data": base64.b64encode(g.read()).decode()}
 
 
 def _write_kubeconfigs(a: argparse.Namespace, cfg: ClusterConfig, quiet: bool = False) -> None:
@@ -122,6 +136,8 @@ def _write_kubeconfigs(a: argparse.Namespace, cfg: ClusterConfig, quiet: bool = 
 
     pki = ensure_pki(os.path.join(cfg.data_dir, "pki"))
     doc = _kubeconfig_doc(f"https://{cfg.host}:{cfg.port}", pki["ca.crt"], read_token(pki["admin.token"]))
+    if getattr(a, "admin_auth", "token") == "client-cert":
+        _use_client_cert(doc, pki)
     _write_yaml(os.path.join(cfg.data_dir, "kubeconfig"), doc)
     if a.kubeconfig:
         _write_yaml(a.kubeconfig, doc)
@@ -185,7 +201,10 @@ def _up_detached(a: argparse.Namespace, cfg: ClusterConfig) -> int:
             "--pod-start-delay", str(cfg.pod_start_delay),
             "--node-monitor-grace-period", str(cfg.node_monitor_grace_period), "--_child",
             "--terminated-pod-gc-threshold", str(cfg.terminated_pod_gc_threshold),
-            "--pod-gc-quarantine", str(cfg.pod_gc_quarantine)]
+            "--pod-gc-quarantine", str(cfg.pod_gc_quarantine),
+            "--max-inflight-per-client", str(cfg.max_inflight_per_client), "--admin-auth", a.admin_auth]
+    if cfg.audit_log is not None:
+        args += ["--audit-log", cfg.audit_log]
     if not cfg.default_storageclass:
         args.append("--no-default-storageclass")
     args += storage_args(cfg)
@@ -322,6 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="terminated pods kept before pod GC deletes the oldest (0 disables)")
     up.add_argument("--pod-gc-quarantine", type=float, default=40.0,
                     help="seconds a pod's node must be missing before pod GC deletes the pod")
+    up.add_argument("--audit-log", default=None, metavar="PATH",
+                    help="audit log of mutating requests, one JSON line each (default DATA_DIR/audit.log; "
+                         "'' disables)")
+    up.add_argument("--max-inflight-per-client", type=int, default=64,
+                    help="concurrent requests one client (other than system:masters) may have before it gets "
+                         "429 Too Many Requests (0: unlimited)")
+    up.add_argument("--admin-auth", choices=["token", "client-cert"], default="token",
+                    help="how the written kubeconfig authenticates the admin: bearer token or client certificate")
     up.add_argument("--wait", type=float, default=60.0, help="seconds --detach waits for readiness")
     up.add_argument("--quiet", action="store_true")
     up.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
@@ -342,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_dns_parser(sub)
     add_component_parsers(sub)
+    from .bench_cmd import add_parser as add_bench_parser
+
+    add_bench_parser(sub)
     return p
 
 

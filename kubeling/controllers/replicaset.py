@@ -288,14 +288,27 @@ def calculate_status(rs: Obj, filtered_pods: list[Obj], manage_replicas_err: Bas
     tl = list(template_labels.items())
     mrs = _min_ready_seconds(rs)
     fully = ready = available = 0
-    for pod in filtered_pods:
-        labels = pod["metadata"].get("labels") or {}
-        if all(labels.get(k) == v for k, v in tl):
+    for pod in filtered_pods:  # the hot loop of every sync: one pass, no helper calls
+        if tl:
+            labels = pod["metadata"].get("labels") or {}
+            for k, v in tl:
+                if labels.get(k) != v:
+                    break
+            else:
+                fully += 1
+        else:
             fully += 1
-        if is_pod_ready(pod):
-            ready += 1
-            if is_pod_available(pod, mrs, now):
-                available += 1
+        for c in (pod.get("status") or {}).get("conditions") or ():
+            if c.get("type") == "Ready":
+                if c.get("status") == "True":
+                    ready += 1
+                    if mrs == 0:
+                        available += 1
+                    else:
+                        t = parse_time(c.get("lastTransitionTime"))
+                        if t is not None and t + mrs < now:
+                            available += 1
+                break
     conditions = list(old.get("conditions") or ())
     failure = get_condition(old, REPLICA_FAILURE)
     if manage_replicas_err is not None and failure is None:

@@ -615,7 +615,9 @@ class Scheduler:
                                    lambda: self.volumes.assumed_pv, pct)
         self._tasks: set[asyncio.Task] = set()
         self._main: list[asyncio.Task] = []
-        self._volume_event = asyncio.Event()
+        # Binding cycles waiting for their volumes, by what they wait on ("pvc/NS/NAME", "pv/NAME",
+        # "pod/NS/NAME"): a PV or claim event wakes only the binders of that object, not all of them.
+        self._vol_waiters: dict[str, set[asyncio.Future]] = {}
         self._binding: dict[str, asyncio.Task] = {}
         self.scheduled = 0
         self._register()
@@ -648,8 +650,9 @@ class Scheduler:
     def _register(self) -> None:
         self.pods.add_handlers(self._pod_added, self._pod_updated, self._pod_deleted)
         self.nodes.add_handlers(self._node_added, self._node_updated, self._node_deleted)
-        self.pvcs.add_handlers(self._pvc_changed, lambda o, n: self._pvc_changed(n), lambda o: self._wake_binders())
-        self.pvs.add_handlers(self._pv_changed, lambda o, n: self._pv_changed(n), lambda o: self._wake_binders())
+        self.pvcs.add_handlers(self._pvc_changed, lambda o, n: self._pvc_changed(n),
+                               lambda o: self._wake_binders("pvc/" + _claim_key(o)))
+        self.pvs.add_handlers(self._pv_changed, lambda o, n: self._pv_changed(n), self._wake_for_pv)
         self.classes.add_handlers(lambda o: self.queue.move(SC_CHANGE), lambda o, n: self.queue.move(SC_CHANGE), None)
         self.namespaces.add_handlers(None, lambda o, n: self._ns_updated(o, n), None)
 
@@ -693,7 +696,7 @@ class Scheduler:
         if key in self.cache.pod_nodes:
             self.cache.remove_pod(key)
             self.queue.move(ASSIGNED_POD_DELETE)
-        self._wake_binders()
+        self._wake_binders("pod/" + key)
 
     def _node_added(self, node: dict[str, Any]) -> None:
         if self.cache.upsert_node(node):
@@ -713,7 +716,7 @@ class Scheduler:
         if node is not None and (md.get("annotations") or {}).get(P.ANN_SELECTED_NODE) == node:
             self.volumes.assumed_node.pop(key, None)  # the informer caught up with our write
         self.queue.move(PVC_CHANGE)
-        self._wake_binders()
+        self._wake_binders("pvc/" + key)
 
     def _pv_changed(self, pv: dict[str, Any]) -> None:
         name = pv["metadata"]["name"]
@@ -721,16 +724,27 @@ class Scheduler:
         if owner is not None and P.volume_bound_to_claim(pv, _claim_stub(owner)):
             self.volumes.assumed_pv.pop(name, None)
         self.queue.move(PV_CHANGE)
-        self._wake_binders()
+        self._wake_for_pv(pv)
 
     def _ns_updated(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         if (old["metadata"].get("labels") or {}) != (new["metadata"].get("labels") or {}):
             self.queue.move(NS_CHANGE)
 
-    def _wake_binders(self) -> None:
-        if self._binding:
-            self._volume_event.set()
-            self._volume_event = asyncio.Event()
+    def _wake_binders(self, key: str) -> None:
+        waiters = self._vol_waiters.pop(key, None)
+        if waiters:
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+
+    def _wake_for_pv(self, pv: dict[str, Any]) -> None:
+        """A PV changed: its binders, and those of the claim it points to (a provisioned PV shows up)."""
+        if not self._vol_waiters:
+            return
+        self._wake_binders("pv/" + pv["metadata"]["name"])
+        ref = (pv.get("spec") or {}).get("claimRef")
+        if ref and ref.get("name"):
+            self._wake_binders(f"pvc/{ref.get('namespace')}/{ref['name']}")
 
     # ---- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -918,17 +932,29 @@ class Scheduler:
                 raise BindingError(e.message) from e
             written[f"pvc/{md.get('namespace')}/{md['name']}"] = _rv(out)
         deadline = time.monotonic() + BIND_TIMEOUT
+        keys = ["pod/" + p.key] + ["pvc/" + _claim_key(pvc) for pvc, _ in vols.static] + \
+            ["pv/" + pv["metadata"]["name"] for _, pv in vols.static] + ["pvc/" + _claim_key(pvc) for pvc in vols.provision]
+        loop = asyncio.get_running_loop()
         while True:
-            ev = self._volume_event
             if self._check_bindings(p, node, vols, written):
                 return
             left = deadline - time.monotonic()
             if left <= 0:
                 raise BindingError("context deadline exceeded")
+            fut = loop.create_future()
+            for k in keys:
+                self._vol_waiters.setdefault(k, set()).add(fut)
+            timer = loop.call_later(min(1.0, left), lambda f=fut: f.done() or f.set_result(None))
             try:
-                await asyncio.wait_for(ev.wait(), min(1.0, left))
-            except TimeoutError:
-                pass
+                await fut
+            finally:
+                timer.cancel()
+                for k in keys:
+                    ws = self._vol_waiters.get(k)
+                    if ws is not None:
+                        ws.discard(fut)
+                        if not ws:
+                            del self._vol_waiters[k]
 
     def _check_bindings(self, p: PodInfo, node: str, vols: P.PodVolumes, written: dict[str, int]) -> bool:
         """checkBindings: True when all claims are bound; raises BindingError when binding was undone."""
@@ -977,6 +1003,11 @@ def _rv(obj: dict[str, Any] | None) -> int:
         return int((obj or {}).get("metadata", {}).get("resourceVersion") or 0)
     except (TypeError, ValueError):
         return 0
+
+
+def _claim_key(pvc: dict[str, Any]) -> str:
+    md = pvc["metadata"]
+    return f"{md.get('namespace')}/{md['name']}"
 
 
 def _claim_stub(key: str) -> dict[str, Any]:

@@ -170,10 +170,14 @@ class EtcdStore(WatchCache):
             except (asyncio.CancelledError, Exception):
                 pass
             self._watch_task = None
-        for p in self._pending.values():
-            if not p.fut.done():
-                p.fut.set_exception(StorageError("store closed"))
+        if self._barrier_task is not None:
+            self._barrier_task.cancel()
+        for fut in [p.fut for p in self._pending.values()] + [self._barrier_next]:
+            if fut is not None and not fut.done():
+                fut.set_exception(StorageError("store closed"))
+                fut.exception()
         self._pending.clear()
+        self._barrier_next = None
         self._close_watchers()
         if self._client is not None:
             try:

@@ -534,3 +534,11 @@ def test_replica_checker_matches_the_full_checks() -> None:
         assert fast == reference(s, pod), (pol, cstate, variant, tmpl)
         checked += 1
     assert checked == 400
+
+
+def test_compute_hash_shape() -> None:
+    assert hist.fnv32a(b"a") == 0xE40C292C and hist.fnv32a(b"foobar") == 0xBF9CF968  # FNV-1a test vectors
+    t = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    h = hist.compute_hash(t, None)
+    assert h == hist.compute_hash(orjson.loads(orjson.dumps(t)), None)
+    assert h != hist.compute_hash(t, 1) and set(h) <= set("bcdfghjklmnpqrstvwxz2456789")

@@ -6,5 +6,6 @@ controller_utils.go, controller_ref_manager.go and pkg/controller/history).
 - `refmanager`: ControllerRef adoption and release (ClaimPods, ClaimControllerRevisions, ...),
   and the informer index by controller uid that finds a controller's objects and orphans.
 - `history`: ControllerRevision naming, hashing (byte-identical to upstream), equality,
-  ordering, and the create-with-collision-handling / update / adopt / release calls.
+  ordering, and the create-with-collision-handling / update / adopt / release calls; also
+  `compute_hash` in the shape of controller.ComputeHash (pod-template-hash; not byte-identical).
 """

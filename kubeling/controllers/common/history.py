@@ -16,7 +16,13 @@ import orjson
 
 from ...api.errors import ApiError
 from ...api.selectors import Requirement, matches_labels
-from .refmanager import STRATEGIC, get_controller_of, new_controller_ref, objects_for_owner
+from .refmanager import (
+    STRATEGIC,
+    ensure_controller_index,
+    get_controller_of,
+    new_controller_ref,
+    objects_for_owner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,27 @@ def hash_controller_revision(raw: bytes, probe: int | None) -> str:
     h = fnv32(raw) if raw else _FNV_OFFSET
     if probe is not None:
         h = fnv32(str(int(probe)).encode(), h)
+    return safe_encode_string(str(h))
+
+
+def fnv32a(data: bytes, h: int = _FNV_OFFSET) -> int:
+    """FNV-1a 32-bit (Go hash/fnv New32a): xor, then multiply."""
+    for b in data:
+        h = ((h ^ b) * _FNV_PRIME) & 0xFFFFFFFF
+    return h
+
+
+def compute_hash(template: dict[str, Any], collision_count: int | None) -> str:
+    """A pod-template hash in the shape of upstream controller.ComputeHash (fnv32a, the collision
+    count as 8 little-endian bytes, SafeEncodeString) — e.g. for pod-template-hash.
+
+    Upstream feeds the hasher a spew dump of the Go struct, which cannot be reproduced from JSON,
+    so values differ from upstream's while staying stable, deterministic and upstream-looking; the
+    ControllerRevision names above, in contrast, are byte-identical.
+    """
+    h = fnv32a(go_json(template))
+    if collision_count is not None:
+        h = fnv32a((int(collision_count) & 0xFFFFFFFF).to_bytes(4, "little") + b"\0\0\0\0", h)
     return safe_encode_string(str(h))
 
 
@@ -153,6 +180,7 @@ class History:
         self.client = client
         self.informer = informer
         self.on_write = on_write
+        ensure_controller_index(informer)
 
     def _wrote(self, parent: dict[str, Any], obj: dict[str, Any] | None) -> None:
         if self.on_write is not None and obj is not None:

@@ -51,6 +51,7 @@ SELECTING_ALL = "SelectingAll"
 FAILED_PLACEMENT = "FailedPlacement"
 FAILED_DAEMON_POD = "FailedDaemonPod"
 SUCCEEDED_DAEMON_POD = "SucceededDaemonPod"
+_OMITEMPTY_STATUS = ("observedGeneration", "updatedNumberScheduled", "numberAvailable", "numberUnavailable")
 
 NodeToPods = dict[str, list[dict[str, Any]]]
 Verdicts = list[tuple[bool, bool]]  # (shouldRun, shouldContinueRunning) per node of the sync's node list
@@ -728,6 +729,9 @@ class DaemonSetControl:
             s["updatedNumberScheduled"] = updated
             s["numberAvailable"] = available
             s["numberUnavailable"] = unavailable
+            for f in _OMITEMPTY_STATUS:
+                if s.get(f) == 0:
+                    del s[f]  # int32 `omitempty` fields: Go never writes their zero value
             try:
                 await self.client.update_status(utils.RESOURCE, to_update)
                 return

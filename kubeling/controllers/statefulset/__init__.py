@@ -188,9 +188,10 @@ class StatefulSetController(Controller):
         try:
             await self._sync(key, set_)
         except (utils.AggregateError, ClaimErrors) as e:
-            for err in e.errors[1:]:
+            errs = _flatten(e)
+            for err in errs[1:]:
                 log.debug("statefulset %s: %s", key, utils.error_message(err))
-            raise e.errors[0] from None
+            raise errs[0] from None
 
     async def _sync(self, key: str, set_: dict[str, Any]) -> None:
         selector = self._selector(set_)
@@ -210,6 +211,8 @@ class StatefulSetController(Controller):
         try:
             await live_owner_check(self.client, "statefulsets.apps", set_)()
         except ApiError as e:
+            if e.code == 404:
+                return  # the set is gone; its deletion event ends this
             raise ApiError(e.code, e.reason, f"can't adopt ControllerRevisions: {e.message}") from None
         await self.control.adopt_orphan_revisions(set_, orphans)
 
@@ -221,6 +224,13 @@ class StatefulSetController(Controller):
                                    can_adopt=live_owner_check(self.client, "statefulsets.apps", set_),
                                    on_write=lambda _res, obj: self._wrote(set_, self.pods, obj))
         return await mgr.claim("pods", candidates, [lambda p: utils.is_member_of(set_, p)])
+
+
+def _flatten(e: BaseException) -> list[BaseException]:
+    """The leaf errors of (nested) aggregates, so the worker logs API errors as such."""
+    if isinstance(e, (utils.AggregateError, ClaimErrors)):
+        return [leaf for sub in e.errors for leaf in _flatten(sub)] or [e]
+    return [e]
 
 
 @register("statefulset")

@@ -410,6 +410,24 @@ def test_scale_pause_resume_and_proportional_scaling(cluster: KubelingCluster, n
         assert annotation(r, "deployment.kubernetes.io/max-replicas") == "13"
 
 
+def test_min_ready_seconds(cluster: KubelingCluster, ns: str) -> None:
+    """Pods count as available only minReadySeconds after they got Ready (ReplicaSet and Deployment)."""
+    apply(cluster, ns, deploy("mrs", 2, minReadySeconds=3))
+
+    def ready_not_available() -> Any:
+        d = kget(cluster, ns, "deploy", "mrs")
+        st = d.get("status") or {}
+        return d if st.get("readyReplicas") == 2 and not st.get("availableReplicas") else None
+
+    wait_for(ready_not_available, 30, interval=0.1, what="ready but not yet available")
+    t0 = time.monotonic()
+    rollout_status(cluster, ns, "mrs")
+    assert time.monotonic() - t0 > 1.0
+    (rs,) = replica_sets(cluster, ns, "mrs")
+    assert rs["spec"]["minReadySeconds"] == 3
+    assert rs["status"]["availableReplicas"] == 2
+
+
 def test_recreate_strategy(cluster: KubelingCluster, ns: str) -> None:
     apply(cluster, ns, deploy("rec", 3, strategy={"type": "Recreate"}))
     rollout_status(cluster, ns, "rec")

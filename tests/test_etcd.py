@@ -251,6 +251,11 @@ class ApiServerProc(KubelingCluster):
         return cmd
 
 
+def diagnose(procs: list[Any], lines: int = 25) -> str:
+    """The tail of every component's log, for a failure message."""
+    return "\n".join(f"--- {p.name}\n{p.log_tail(lines)}" for p in procs)
+
+
 class Proc:
     """A component process (controller-manager, scheduler, node agent) with its log."""
 
@@ -521,6 +526,8 @@ def test_rollout_survives_losing_leader_apiserver_and_etcd_member(tmp_path: Any,
                  what=f"{replicas} ready replicas")
         check_statefulset(a, replicas)
         assert cms[standby].proc.poll() is None, cms[standby].log_tail()
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{diagnose(list(procs))}") from None
     finally:
         for p in reversed(procs):
             if isinstance(p, Proc):

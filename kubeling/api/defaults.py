@@ -275,52 +275,78 @@ def shape_for(def_name_: str) -> _Shape:
     return _shape_of_def(def_name_)
 
 
-def _normalize(sh: _Shape, value: Any, path: str) -> Any:
+def _resolved(sh: Any) -> _Shape:
+    """The shape itself; a lazy one is compiled on first use (callers store the result back)."""
+    return sh.get() if sh.__class__ is _LazyShape else sh
+
+
+def _normalize(sh: _Shape, value: Any, path: str = "") -> Any:
+    """Runs on every write over the whole object, so it is kept lean: resolved lazy shapes replace
+    themselves in their parent, and the path of a bad quantity is only assembled when one is found."""
     kind = sh.kind
     if kind == "struct":
         if not isinstance(value, dict):
             return value
         props = sh.props
+        required = sh.required
         for k in list(value):
             v = value[k]
             p = props.get(k)
             if p is None or v is None:
                 del value[k]
                 continue
-            sub = _sub(p)
-            if sub.kind in ("leaf", "free"):
+            if p.__class__ is _LazyShape:
+                p = props[k] = p.get()
+            pk = p.kind
+            if pk == "leaf" or pk == "free":
                 continue
-            nv = _normalize(sub, v, f"{path}.{k}" if path else k)
-            if (not nv and isinstance(nv, (dict, list)) and sub.kind in ("map", "list", "rlist")
-                    and k not in sh.required):
+            try:
+                nv = _normalize(p, v)
+            except _BadQuantity as e:
+                e.prepend(k, True)
+                raise
+            if (not nv and (pk == "map" or pk == "list" or pk == "rlist") and isinstance(nv, (dict, list))
+                    and k not in required):
                 del value[k]
             elif nv is not v:
                 value[k] = nv
         return value
     if kind == "list":
         if isinstance(value, list):
-            sub = _sub(sh.sub)
+            sub = sh.sub
+            if sub.__class__ is _LazyShape:
+                sub = sh.sub = sub.get()
             if sub.kind not in ("leaf", "free"):
                 for i, item in enumerate(value):
                     if item is not None:
-                        nv = _normalize(sub, item, f"{path}[{i}]")
+                        try:
+                            nv = _normalize(sub, item)
+                        except _BadQuantity as e:
+                            e.prepend(f"[{i}]", False)
+                            raise
                         if nv is not item:
                             value[i] = nv
         return value
     if kind == "map":
         if isinstance(value, dict):
-            sub = _sub(sh.sub)
+            sub = sh.sub
+            if sub.__class__ is _LazyShape:
+                sub = sh.sub = sub.get()
             if sub.kind not in ("leaf", "free"):
                 for k, item in value.items():
                     if item is not None:
-                        nv = _normalize(sub, item, f"{path}.{k}")
+                        try:
+                            nv = _normalize(sub, item)
+                        except _BadQuantity as e:
+                            e.prepend(k, True)
+                            raise
                         if nv is not item:
                             value[k] = nv
         return value
     if kind == "rlist":
         if isinstance(value, dict):
             for k, item in value.items():
-                value[k] = _canon(item, True, f"{path}.{k}")
+                value[k] = _canon(item, True, k)
         return value
     if kind == "quantity":
         return _canon(value, False, path)
@@ -328,7 +354,11 @@ def _normalize(sh: _Shape, value: Any, path: str) -> Any:
 
 
 class _BadQuantity(Exception):
-    pass
+    """args[0] is the field path, assembled leaf first as the exception unwinds."""
+
+    def prepend(self, seg: str, dotted: bool = True) -> None:
+        rest = self.args[0] if self.args else ""
+        self.args = (seg if not rest else seg + rest if rest.startswith("[") else f"{seg}.{rest}",)
 
 
 def _canon(value: Any, milli: bool, path: str) -> Any:

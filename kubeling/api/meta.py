@@ -10,9 +10,20 @@ from typing import Any
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
+_last_second: tuple[int | None, str] = (None, "")
+
+
 def now_rfc3339(t: float | None = None) -> str:
-    t = time.time() if t is None else t
-    return _dt.datetime.fromtimestamp(int(t), _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Every write stamps several of these; formatting once per second is enough (one-entry cache,
+    # replaced as one tuple so a reader never pairs one second with another's text).
+    global _last_second
+    sec = int(time.time() if t is None else t)
+    last = _last_second
+    if last[0] == sec:
+        return last[1]
+    text = _dt.datetime.fromtimestamp(sec, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _last_second = (sec, text)
+    return text
 
 
 def now_micro(t: float | None = None) -> str:

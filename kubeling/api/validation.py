@@ -3193,9 +3193,46 @@ def validate_status(resource: str, obj: Obj, old: Obj) -> list[Cause]:
 
 def unknown_fields(def_name: str, obj: Obj) -> list[str]:
     """Paths of fields the schema does not know, in document order (fieldValidation=Strict)."""
+    sh = dflt.shape_for(def_name)
+    if not _any_unknown(sh, obj):  # every write asks; almost none has one, so skip building paths
+        return []
     out: list[str] = []
-    _walk_unknown(dflt.shape_for(def_name), obj, "", out)
+    _walk_unknown(sh, obj, "", out)
     return out
+
+
+def _any_unknown(sh: Any, value: Any) -> bool:
+    kind = sh.kind
+    if kind == "struct":
+        if not isinstance(value, dict):
+            return False
+        props = sh.props
+        for k, v in value.items():
+            child = props.get(k)
+            if child is None:
+                return True
+            if v is None or not isinstance(v, (dict, list)):
+                continue
+            if child.__class__ is not dflt._Shape:
+                child = props[k] = dflt._resolved(child)
+            ck = child.kind
+            if (ck == "struct" or ck == "list" or ck == "map") and _any_unknown(child, v):
+                return True
+        return False
+    if kind == "list" or kind == "map":
+        items = value if kind == "list" and isinstance(value, list) else (
+            value.values() if kind == "map" and isinstance(value, dict) else None)
+        if not items:
+            return False
+        sub = sh.sub
+        if sub.__class__ is not dflt._Shape:
+            sub = sh.sub = dflt._resolved(sub)
+        if sub.kind not in ("struct", "list", "map"):
+            return False
+        for item in items:
+            if _any_unknown(sub, item):
+                return True
+    return False
 
 
 def _walk_unknown(sh: Any, value: Any, path: str, out: list[str]) -> None:

@@ -88,6 +88,16 @@ def proc_mem(pid: int) -> dict[str, float]:
     return out
 
 
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used: unlike wall time, barely moved by other load."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def node_names(workers: int, master: bool = True) -> list[str]:
     """`master` (tainted control plane) plus node1..nodeN: the shape `kubeling up --node-count` gives."""
     return (["master"] if master else []) + [f"node{i}" for i in range(1, workers + 1)]
@@ -185,6 +195,9 @@ class Cluster:
 
     def mem(self) -> dict[str, float]:
         return proc_mem(self.pid)
+
+    def cpu(self) -> float:
+        return proc_cpu(self.pid)
 
     def log_tail(self, lines: int = 40) -> str:
         try:

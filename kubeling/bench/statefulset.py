@@ -50,6 +50,7 @@ def phase(workers: int, name: str, replicas: int, policy: str, claims: bool) -> 
         ensure_namespace(c, NS)
         c.kubectl("apply", "-f", "-", input=json.dumps(headless(name)))  # warms kubectl's discovery cache too
         path = f"/apis/apps/v1/namespaces/{NS}/statefulsets/{name}"
+        cpu0 = c.cpu()
         t0 = time.monotonic()
         c.kubectl("apply", "-f", "-", input=json.dumps(statefulset(name, replicas, policy, claims)))
         applied = time.monotonic() - t0
@@ -59,7 +60,8 @@ def phase(workers: int, name: str, replicas: int, policy: str, claims: bool) -> 
             return (st.get("readyReplicas") or 0) >= replicas
 
         wait_until(ready, 900, f"{replicas} ready replicas of {name}", interval=0.1)
-        out = {"ready_s": round(time.monotonic() - t0, 3), "apply_s": round(applied, 3)}
+        out = {"ready_s": round(time.monotonic() - t0, 3), "apply_s": round(applied, 3),
+               "cpu_s": round(c.cpu() - cpu0, 2)}
         out["per_s"] = round(replicas / out["ready_s"], 1)
         mem = c.mem()
         out["peak_rss_mib"] = mem.get("peak_rss_mib")

@@ -199,7 +199,10 @@ class HttpClient(Client):
                     status = r.status
                 break
             except (TimeoutError, aiohttp.ClientConnectionError) as e:
-                await self._connection_failed(e, attempt)
+                # A write is retried only if it never left (no connection): one that may have been applied
+                # must not be repeated blindly (a generateName create would make a twin).
+                sent = not isinstance(e, aiohttp.ClientConnectorError)
+                await self._connection_failed(e, attempt, final=sent and method != "GET")
         out = orjson.loads(raw) if raw else None
         if status >= 400:
             st = out or {}
@@ -208,16 +211,12 @@ class HttpClient(Client):
                            group=d.get("group"), kind=d.get("kind"), causes=d.get("causes"))
         return out
 
-    async def _connection_failed(self, e: Exception, attempt: int) -> None:
-        """Move on to the next API server; give up (503) after the last attempt.
-
-        A write whose connection dropped after sending may have been applied: retrying it is safe for
-        level-triggered callers (a repeated create answers AlreadyExists, a stale update Conflict).
-        """
+    async def _connection_failed(self, e: Exception, attempt: int, final: bool = False) -> None:
+        """Move on to the next API server; give up (503) after the last attempt, or at once if final."""
         if len(self.servers) > 1:
             i = self.servers.index(self.server) if self.server in self.servers else 0
             self.server = self.servers[(i + 1) % len(self.servers)]
-        if attempt + 1 >= self.CONNECT_ATTEMPTS:
+        if final or attempt + 1 >= self.CONNECT_ATTEMPTS:
             raise ApiError(503, "ServiceUnavailable", f"cannot reach the API server: {e or type(e).__name__}")
         await asyncio.sleep(0.05 * (2 ** attempt))
 

@@ -922,7 +922,11 @@ def volume_binding_prefilter(pod: dict[str, Any], view: VolumeView) -> tuple[Vol
     for pvc in st.delayed:
         cls = claim_class(pvc)
         if cls not in st.pvs_by_class:
-            st.pvs_by_class[cls] = view.pvs_for_class(cls)
+            # find_matching_volume skips a PV bound to another claim on every node; dropping those once
+            # per pod keeps the per-node filter from scanning every bound PV of the class again.
+            st.pvs_by_class[cls] = [pv for pv in view.pvs_for_class(cls)
+                                    if not (pv.get("spec") or {}).get("claimRef")
+                                    or any(volume_bound_to_claim(pv, c) for c in st.delayed)]
     eligible: set[str] | None = None
     for pvc in st.bound:
         pv = view.pv((pvc.get("spec") or {}).get("volumeName", ""))

@@ -582,7 +582,7 @@ def test_on_delete_does_not_replace_old_pods():
     run(ctl.sync("default/nginx-ds"))
     assert client.of("delete") == [] and client.of("create") == []
     st = client.of("status", "daemonsets.apps")[-1]["status"]
-    assert st["updatedNumberScheduled"] == 0 and st["numberAvailable"] == 1
+    assert "updatedNumberScheduled" not in st and st["numberAvailable"] == 1  # omitempty zero
 
 
 def test_rollback_renumbers_the_matching_revision():

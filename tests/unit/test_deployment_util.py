@@ -495,3 +495,88 @@ def test_cleanup_deployment_respects_history_limit() -> None:
 
     asyncio.run(F().cleanup_deployment(olds, d))
     assert deleted == ["old1"]
+
+
+# ---- new ReplicaSet creation (sync.go getNewReplicaSet) --------------------------------------------------
+
+class _RSInformer:
+    def __init__(self, objs: list[dict[str, Any]]) -> None:
+        self.objs = {o["metadata"]["name"]: o for o in objs}
+
+    def get_by(self, ns: str | None, name: str) -> dict[str, Any] | None:
+        return self.objs.get(name)
+
+
+class _FakeCreate(_FakeSync):
+    def __init__(self, existing: list[dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.rs_informer = _RSInformer(existing or [])
+        self.created: list[dict[str, Any]] = []
+        self.statuses: list[dict[str, Any]] = []
+
+    async def create_rs(self, d: dict[str, Any], rs_: dict[str, Any]) -> dict[str, Any]:
+        from kubeling.api.errors import ApiError
+
+        if rs_["metadata"]["name"] in self.rs_informer.objs:
+            raise ApiError(409, "AlreadyExists", "exists")
+        self.created.append(rs_)
+        return dict(rs_, metadata=dict(rs_["metadata"], uid="new-uid", creationTimestamp=NEW))
+
+    async def update_deployment_status(self, d: dict[str, Any]) -> dict[str, Any]:
+        self.statuses.append(copy.deepcopy(d))
+        return d
+
+
+def test_get_new_replica_set_creates_it() -> None:
+    d = deployment(4, "25%", "25%")
+    old = rs("foo-old", 4, OLD)
+    old["metadata"]["annotations"][util.REVISION_ANNOTATION] = "3"
+    fake = _FakeCreate()
+    new = asyncio.run(fake.get_new_replica_set(d, [old], [old], True))
+    (created,) = fake.created
+    h = compute_hash(d["spec"]["template"], None)
+    assert created["metadata"]["name"] == f"foo-{h}" and new["metadata"]["name"] == f"foo-{h}"
+    assert created["metadata"]["labels"] == {"foo": "bar", "pod-template-hash": h}
+    assert created["spec"]["selector"] == {"matchLabels": {"foo": "bar", "pod-template-hash": h}}
+    assert created["spec"]["template"]["metadata"]["labels"]["pod-template-hash"] == h
+    assert created["spec"]["replicas"] == 1  # 4 + surge 1 = 5 allowed, 4 old
+    assert created["metadata"]["annotations"] == {util.REVISION_ANNOTATION: "4",
+                                                  util.DESIRED_REPLICAS_ANNOTATION: "4",
+                                                  util.MAX_REPLICAS_ANNOTATION: "5"}
+    assert created["metadata"]["ownerReferences"][0]["kind"] == "Deployment"
+    assert "pod-template-hash" not in d["spec"]["template"]["metadata"]["labels"]
+    assert fake.recorder.events == [("Normal", "ScalingReplicaSet", f"Scaled up replica set foo-{h} from 0 to 1")]
+    st = fake.statuses[-1]
+    assert st["metadata"]["annotations"][util.REVISION_ANNOTATION] == "4"
+    prog = util.get_deployment_condition(st["status"], util.PROGRESSING)
+    assert (prog["reason"], prog["message"]) == ("NewReplicaSetCreated", f'Created new replica set "foo-{h}"')
+
+
+def test_get_new_replica_set_hash_collision_bumps_collision_count() -> None:
+    from kubeling.api.errors import ApiError
+
+    d = deployment(2)
+    h = compute_hash(d["spec"]["template"], None)
+    squatter = rs(f"foo-{h}", 1, OLD)  # same name, other template, not ours
+    fake = _FakeCreate([squatter])
+    with pytest.raises(ApiError):
+        asyncio.run(fake.get_new_replica_set(d, [], [], True))
+    assert fake.statuses[-1]["status"]["collisionCount"] == 1
+    # the next attempt hashes with the collision count and gets another name
+    d["status"]["collisionCount"] = 1
+    new = asyncio.run(fake.get_new_replica_set(d, [], [], True))
+    assert new["metadata"]["name"] == f"foo-{compute_hash(d['spec']['template'], 1)}" != f"foo-{h}"
+
+
+def test_get_new_replica_set_syncs_existing_annotations() -> None:
+    d = deployment(2, minReadySeconds=5)
+    d["metadata"]["annotations"] = {"team": "x"}
+    existing = rs("foo-abc", 2)
+    existing["spec"]["template"] = copy.deepcopy(d["spec"]["template"])
+    existing["spec"]["template"]["metadata"]["labels"]["pod-template-hash"] = "abc"
+    existing["metadata"]["annotations"] = {util.REVISION_ANNOTATION: "1"}
+    fake = _FakeCreate()
+    out = asyncio.run(fake.get_new_replica_set(d, [existing], [], False))
+    assert out["metadata"]["annotations"]["team"] == "x"
+    assert out["spec"]["minReadySeconds"] == 5
+    assert fake.written and not fake.created

@@ -157,6 +157,10 @@ class DaemonSetControl:
         try:
             await self._sync(key)
         finally:
+            ds = self.daemonsets.get(key)
+            if ds is not None:
+                # the pod map snapshot only serves the phases of one sync; don't pin old pods
+                self._pod_maps.pop(ds["metadata"].get("uid") or "", None)
             log.debug("finished syncing daemon set %s (%.3fs)", key, time.monotonic() - started)
 
     async def _sync(self, key: str) -> None:
@@ -223,8 +227,8 @@ class DaemonSetControl:
 
     async def get_nodes_to_daemon_pods(self, ds: dict[str, Any], include_deleted_terminal: bool) -> NodeToPods:
         """Claimed pods grouped by the node they run on or are aimed at. The result is shared (read-only):
-        while neither the set nor the pod cache has changed (same resourceVersions) it is reused, so the
-        phases of a sync that wrote nothing claim and group the pods once, not three times."""
+        within one sync, while neither the set nor the pod cache has changed (same resourceVersions), it
+        is reused, so the phases of a sync that wrote nothing claim and group the pods once, not thrice."""
         md = ds["metadata"]
         uid = md.get("uid") or ""
         snap_key = (md.get("resourceVersion"), self.pods.resource_version, include_deleted_terminal)

@@ -77,7 +77,7 @@ def rollout_status(all_rss: list[Obj | None], new_rs: Obj | None, d: Obj, now: f
 
 
 class ProgressMixin:
-    """progress.go methods of the Deployment controller."""
+    """progress.go methods, mixed into DeploymentController (uses its queue and status write)."""
 
     queue: Any
 

@@ -27,7 +27,7 @@ def old_pods_running(new_rs: Obj | None, old_rss: list[Obj], pod_map: dict[str, 
 
 
 class RecreateMixin:
-    """recreate.go methods of the Deployment controller."""
+    """recreate.go methods, mixed into DeploymentController (uses its sync.go and progress.go methods)."""
 
     async def rollout_recreate(self, d: Obj, rs_list: list[Obj]) -> None:
         """rolloutRecreate: one reconcile pass of a Recreate rollout."""

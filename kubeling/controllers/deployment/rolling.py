@@ -18,7 +18,7 @@ Obj = dict[str, Any]
 
 
 class RollingMixin:
-    """rolling.go methods of the Deployment controller."""
+    """rolling.go methods, mixed into DeploymentController (uses its sync.go and progress.go methods)."""
 
     async def rollout_rolling(self, d: Obj, rs_list: list[Obj]) -> None:
         """rolloutRolling: one reconcile pass of a rolling update."""

@@ -457,6 +457,10 @@ def equal_ignore_hash(t1: Obj | None, t2: Obj | None) -> bool:
         return True
     m1 = t1.get("metadata") or {}
     m2 = t2.get("metadata") or {}
+    # fast path: equal once the hash label is dropped (the new ReplicaSet's template, every sync)
+    if t1.get("spec") == t2.get("spec") and dict(m1, labels=_without_hash(m1.get("labels"))) == dict(
+            m2, labels=_without_hash(m2.get("labels"))) and t1.keys() == t2.keys():
+        return True
     if not semantic_equal(_without_hash(m1.get("labels")), _without_hash(m2.get("labels"))):
         return False
     for k in m1.keys() | m2.keys():

@@ -227,11 +227,31 @@ def _gv(def_name: str, obj: dict[str, Any] | None) -> str:
 # ---------------------------------------------------------------------------------------------
 # Path elements and their ordering
 
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+_GO_JSON_CACHE: dict[tuple[type, Any], str] = {}
+
+
 def _go_json(v: Any) -> str:
-    """Compact JSON as Go's encoding/json writes it (sorted keys, HTML-safe escapes)."""
+    """Compact JSON as Go's encoding/json writes it (sorted keys, HTML-safe escapes).
+
+    Every list item of every write becomes a path element through here; the key values repeat
+    (container names, ports), so scalars are memoized (by type too: True == 1)."""
+    t = type(v)
+    if t is str or t is int or t is bool:
+        ck = (t, v)
+        s = _GO_JSON_CACHE.get(ck)
+        if s is None:
+            if len(_GO_JSON_CACHE) >= 8192:
+                _GO_JSON_CACHE.clear()
+            s = _GO_JSON_CACHE[ck] = _go_json_uncached(v)
+        return s
+    return _go_json_uncached(v)
+
+
+def _go_json_uncached(v: Any) -> str:
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:
         v = int(v)
-    s = json.dumps(v, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    s = _JSON.encode(v)
     if any(c in s for c in "<>&\u2028\u2029"):
         s = (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
              .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
@@ -664,7 +684,7 @@ def _compare(lv: Any, rv: Any, t: _T, path: list[str], changed: dict[str, Any], 
                 if sk is True:
                     continue
                 path.append("f:" + k)
-                _compare(_ABSENT, rc, t.field(k), path, changed, removed, sk)
+                _added(rc, t.field(k), path, changed, sk)
                 path.pop()
             _post_item(lv, rv, path, changed, removed)
             return
@@ -686,7 +706,7 @@ def _compare(lv: Any, rv: Any, t: _T, path: list[str], changed: dict[str, Any], 
                 for pe, ri in rmap.items():
                     if pe not in lmap:
                         path.append(pe)
-                        _compare(_ABSENT, ri, et, path, changed, removed, None)
+                        _added(ri, et, path, changed, None)
                         path.pop()
                 _post_item(lv, rv, path, changed, removed)
                 return
@@ -706,6 +726,41 @@ def _as(v: Any, typ: type) -> Any:
     if v is _ABSENT or v is None:
         return typ()
     return None
+
+
+def _added(rv: Any, t: _T, path: list[str], changed: dict[str, Any], skip: dict[str, Any] | None) -> None:
+    """_compare(_ABSENT, rv, ...) for a value present only on the right (every create, every new
+    list item): all of it is added. The same walk without the comparison machinery."""
+    kind = t.kind
+    if kind == STRUCT or kind == MAP:
+        if rv and isinstance(rv, dict):
+            for k, rc in rv.items():
+                sk = skip.get(k) if skip else None
+                if sk is True:
+                    continue
+                path.append("f:" + k)
+                _added(rc, t.field(k), path, changed, sk)
+                path.pop()
+            if path:
+                _insert(changed, path)
+            return
+    elif kind == SET or kind == ASSOC:
+        if rv and isinstance(rv, list):
+            try:
+                rmap = _index(rv, t)
+            except _BadItem:
+                rmap = None
+            if rmap is not None:
+                et = t.elem()
+                for pe, ri in rmap.items():
+                    path.append(pe)
+                    _added(ri, et, path, changed, None)
+                    path.pop()
+                if path:
+                    _insert(changed, path)
+                return
+    if path:  # a leaf, an empty container, or a value of another shape than the schema's
+        _insert(changed, path)
 
 
 def _post_item(lv: Any, rv: Any, path: list[str], changed: dict[str, Any], removed: dict[str, Any]) -> None:

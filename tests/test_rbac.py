@@ -13,6 +13,7 @@ import socket
 import ssl
 import time
 import uuid
+import warnings
 from typing import Any
 
 import pytest
@@ -448,7 +449,9 @@ def test_tls_1_2_minimum_and_client_certs_optional(cluster: KubelingCluster) -> 
     ca = os.path.join(cluster.data_dir, "pki", "ca.crt")
     old = ssl.create_default_context(cafile=ca)
     old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        old.maximum_version = ssl.TLSVersion.TLSv1_1
     try:
         old.set_ciphers("DEFAULT:@SECLEVEL=0")
     except ssl.SSLError:

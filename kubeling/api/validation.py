@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import json
 import re
@@ -211,6 +212,26 @@ def _blen(v: str) -> int:
     return len(v.encode())
 
 
+def _memo(fn: Any) -> Any:
+    """Memoize a pure string check: label keys and values, names and namespaces repeat on every write."""
+    cache: dict[Any, tuple[str, ...]] = {}
+
+    @functools.wraps(fn)
+    def check(v: Any) -> list[str]:
+        try:
+            r = cache.get(v)
+        except TypeError:  # unhashable: nothing to remember
+            return fn(v)
+        if r is None:
+            if len(cache) >= 16384:
+                cache.clear()
+            r = cache[v] = tuple(fn(v))
+        return list(r)
+
+    return check
+
+
+@_memo
 def is_dns1123_label(v: str) -> list[str]:
     errs = []
     if _blen(v) > 63:
@@ -223,6 +244,7 @@ def is_dns1123_label(v: str) -> list[str]:
     return errs
 
 
+@_memo
 def is_dns1123_subdomain(v: str) -> list[str]:
     errs = []
     if _blen(v) > 253:
@@ -232,6 +254,7 @@ def is_dns1123_subdomain(v: str) -> list[str]:
     return errs
 
 
+@_memo
 def is_dns1035_label(v: str) -> list[str]:
     errs = []
     if len(v) > 63:
@@ -241,6 +264,7 @@ def is_dns1035_label(v: str) -> list[str]:
     return errs
 
 
+@_memo
 def is_qualified_name(v: str) -> list[str]:
     errs: list[str] = []
     parts = v.split("/")
@@ -266,6 +290,7 @@ def is_qualified_name(v: str) -> list[str]:
     return errs
 
 
+@_memo
 def is_label_value(v: str) -> list[str]:
     errs = []
     if _blen(v) > 63:

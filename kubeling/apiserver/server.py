@@ -280,6 +280,10 @@ class ApiServer:
 
     # ---- resources ---------------------------------------------------------
     async def _resource(self, request: web.Request, group: str, version: str, rest: list[str]) -> web.StreamResponse:
+        if request.method == "GET":
+            wait_durable = getattr(self.registry.store, "wait_durable", None)
+            if wait_durable is not None:
+                await wait_durable()  # never serve a write that is not yet committed
         sync = getattr(self.registry.store, "sync", None)
         if sync is not None and "synced" not in request:
             # API servers sharing etcd: a read without resourceVersion sees every write acknowledged before it;

@@ -43,9 +43,12 @@ class Store(WatchCache):
         self._wake: asyncio.Event | None = None
         self._committer: asyncio.Task | None = None
         self._closed = False
+        self._durable = 0  # highest revision known committed
+        self._durable_waiters: list[tuple[int, asyncio.Future]] = []
         if backend is not None:
             rev, compacted, objs, events = backend.load()
             self.revision = rev
+            self._durable = rev
             self._index_replace(objs)
             self._ring.extend(events)
             self._oldest = events[0].rev - 1 if events else rev
@@ -131,6 +134,25 @@ class Store(WatchCache):
                 self._publish(ev)
                 if not fut.done():
                     fut.set_result(None)
+            self._durable = batch[-1][0].rev
+            if self._durable_waiters:
+                waiting, self._durable_waiters = self._durable_waiters, []
+                for target, fut in waiting:
+                    if target <= self._durable:
+                        if not fut.done():
+                            fut.set_result(None)
+                    else:
+                        self._durable_waiters.append((target, fut))
+
+    async def wait_durable(self) -> None:
+        """Wait until every write applied in memory so far is committed, so a reader never sees a
+        write that a crash could still lose (the in-memory state runs ahead by one group commit)."""
+        target = self.revision
+        if self._backend is None or target <= self._durable:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._durable_waiters.append((target, fut))
+        await fut
 
     async def compact(self, rev: int) -> None:
         """Forget history up to rev: watches from older revisions get Compacted."""

@@ -529,3 +529,33 @@ def test_sqlite_reload_ring_limits_history(tmp_path: Any) -> None:
 
     asyncio.run(phase1())
     asyncio.run(phase2())
+
+
+def test_sqlite_reads_wait_for_the_group_commit(tmp_path: Any) -> None:
+    """A write is visible in memory before its commit; wait_durable() holds readers until it is on disk."""
+    import threading
+
+    from kubeling.storage.sqlite import SQLiteLog
+
+    gate = threading.Event()
+
+    class SlowLog(SQLiteLog):
+        def commit(self, batch):  # type: ignore[override]
+            gate.wait(5)
+            super().commit(batch)
+
+    async def body() -> None:
+        store = Store(SlowLog(str(tmp_path / "slow.db")))
+        write = asyncio.ensure_future(store.create(key("a"), obj("a")))
+        await asyncio.sleep(0.05)
+        assert store.get(key("a")) is not None  # applied in memory, not yet acknowledged
+        reader = asyncio.ensure_future(store.wait_durable())
+        await asyncio.sleep(0.05)
+        assert not reader.done() and not write.done()
+        gate.set()
+        await asyncio.wait_for(reader, 5)
+        await asyncio.wait_for(write, 5)
+        await store.wait_durable()  # nothing pending: returns at once
+        await store.close()
+
+    run(body)

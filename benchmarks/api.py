@@ -143,6 +143,9 @@ async def bench_kubeling(srv: Server, duration: float, conc: int, watchers: int,
     base = srv.url
     async with session(srv, conc + watchers + 4) as s:
         await s.post(base + "/api/v1/namespaces", data=orjson.dumps({"metadata": {"name": "bench"}}))
+        async with s.post(base + "/api/v1/namespaces/bench/serviceaccounts",
+                          data=orjson.dumps({"metadata": {"name": "default"}})) as r:
+            await r.read()  # pods need it; do not race the service account controller
         ns = base + "/api/v1/namespaces/bench"
 
         async def create(wid: int, i: int) -> bool:
@@ -152,8 +155,14 @@ async def bench_kubeling(srv: Server, duration: float, conc: int, watchers: int,
 
         out.append(await closed_loop("CREATE configmap", create, conc, duration))
 
+        # in a namespace of their own, so that the LIST below lists exactly n_pods pods
+        await s.post(base + "/api/v1/namespaces", data=orjson.dumps({"metadata": {"name": "bench-cp"}}))
+        cp_ns = base + "/api/v1/namespaces/bench-cp"
+        async with s.post(cp_ns + "/serviceaccounts", data=orjson.dumps({"metadata": {"name": "default"}})) as r:
+            await r.read()  # the service account controller may not have made it yet
+
         async def create_pod(wid: int, i: int) -> bool:
-            async with s.post(ns + "/pods", data=_pod(f"cp-{wid}-{i}")) as r:
+            async with s.post(cp_ns + "/pods", data=_pod(f"cp-{wid}-{i}")) as r:
                 await r.read()
                 return r.status == 201
 

@@ -209,7 +209,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = tempfile.mkdtemp(prefix="kubeling-bench-ds-")
     cluster = Cluster(tmp, args.nodes)
     res: dict[str, Any] = {"nodes": args.nodes, "max_unavailable": args.max_unavailable, "machine": machine(),
-                           "api_ready_s": round(cluster.ready_after, 2)}
+                           "api_ready_s": round(cluster.ready_after, 2),
+                           "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
     try:
         api = config.new_client_from_config(config_file=cluster.kubeconfig)
         api.configuration.retries = 3
@@ -264,6 +265,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         mem = proc_status(cluster.pid)
         res["peak_rss_mib"] = round(mem.get("VmHWM", 0) / 1024, 1)
         res["rss_end_mib"] = round(mem.get("VmRSS", 0) / 1024, 1)
+        res["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
         api.close()
     finally:
         cluster.stop()
@@ -291,7 +293,8 @@ def table(res: dict[str, Any]) -> str:
     ]
     w = max(len(r[0]) for r in rows)
     m = res["machine"]
-    lines = [f"DaemonSet benchmark — {m['cpu']} ({m['cores']} cores), Python {m['python']}", ""]
+    lines = [f"DaemonSet benchmark — {m['cpu']} ({m['cores']} cores), Python {m['python']}; "
+             f"load average at start {res['loadavg_start'][0]}, at end {res.get('loadavg_end', ['?'])[0]}", ""]
     lines += [f"{k.ljust(w)}  {v}" for k, v in rows]
     return "\n".join(lines)
 

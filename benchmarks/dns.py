@@ -84,7 +84,7 @@ class Cluster:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kubeling", "up", "--data-dir", self.data, "--port", str(self.port),
              "--dns-port", str(self.dns_port), "--kubeconfig", self.kubeconfig, "--node-count", str(nodes + 1),
-             "--quiet"], stdout=self.logf, stderr=subprocess.STDOUT, cwd=REPO)
+             "--pod-start-delay", "0", "--quiet"], stdout=self.logf, stderr=subprocess.STDOUT, cwd=REPO)
         self.env = dict(os.environ, KUBECONFIG=self.kubeconfig, HOME=tmp)
         self._wait_ready()
 
@@ -158,7 +158,7 @@ def setup(c: Cluster, pods: int) -> dict[str, float]:
     return {"pods_ready_s": round(t_ready - t0, 2), "all_names_answered_s": round(t_dns - t0, 2)}
 
 
-def ready_to_resolvable(c: Cluster, samples: int) -> dict[str, float]:
+def ready_to_resolvable(c: Cluster, samples: int, pods: int = 1000) -> dict[str, float]:
     """Take a pod out of Ready (kubeling.dev/ready=false), put it back, and time from the moment the API shows
     it Ready to the moment its name answers."""
     ca = os.path.join(c.data, "pki", "ca.crt")
@@ -180,7 +180,7 @@ def ready_to_resolvable(c: Cluster, samples: int) -> dict[str, float]:
 
     lat = []
     for i in range(samples):
-        pod = f"web-{i * 37 % 1000}"
+        pod = f"web-{i * 37 % pods}"
         c.kubectl("annotate", "pod", pod, "-n", NS, "kubeling.dev/ready=false", "--overwrite")
         deadline = time.monotonic() + 30
         while answers(pod) and time.monotonic() < deadline:
@@ -302,16 +302,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
               f"{r['p50_ms']:>8} {r['p99_ms']:>8}")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--duration", type=float, default=5.0)
-    ap.add_argument("--clients", type=int, default=2, help="client processes")
-    ap.add_argument("--window", type=int, default=16, help="queries in flight per client process")
-    ap.add_argument("--pods", type=int, default=1000)
-    ap.add_argument("--nodes", type=int, default=10, help="simulated worker nodes (110 pods each)")
-    ap.add_argument("--samples", type=int, default=20, help="Ready→resolvable samples")
-    ap.add_argument("--json", default=None, help="write results as JSON to this file ('-' for stdout)")
-    a = ap.parse_args()
+def run(a: argparse.Namespace) -> dict[str, Any]:
+    """One fresh cluster, the setup, every scenario; also `kubeling bench dns`."""
     if shutil.which("kubectl") is None:
         raise SystemExit("kubectl not found")
     tmp = tempfile.mkdtemp(prefix="kubeling-dnsbench-")
@@ -322,18 +314,32 @@ def main() -> int:
         for sc in ("pod name", "headless svc", "cluster IP", "SRV", "NXDOMAIN miss"):
             rows.append(run_scenario(c.dns_port, sc, a.pods, a.duration, a.clients, a.window))
         rows.append(run_scenario(c.dns_port, "latency", a.pods, a.duration, 1, 1))
-        prop = ready_to_resolvable(c, a.samples)
+        prop = ready_to_resolvable(c, a.samples, a.pods)
     finally:
         c.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+    return {"machine": machine(), "pods": a.pods, "duration_s": a.duration, "results": rows, "setup": t,
+            "ready_to_resolvable": prop}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--duration", type=float, default=5.0)
+    ap.add_argument("--clients", type=int, default=2, help="client processes")
+    ap.add_argument("--window", type=int, default=16, help="queries in flight per client process")
+    ap.add_argument("--pods", type=int, default=1000)
+    ap.add_argument("--nodes", type=int, default=10, help="simulated worker nodes (110 pods each)")
+    ap.add_argument("--samples", type=int, default=20, help="Ready→resolvable samples")
+    ap.add_argument("--json", default=None, help="write results as JSON to this file ('-' for stdout)")
+    a = ap.parse_args()
+    result = run(a)
+    rows, t, prop = result["results"], result["setup"], result["ready_to_resolvable"]
     print(f"kubeling cluster DNS, {a.pods}-pod headless Service; {a.clients} client processes x {a.window} "
           f"queries in flight, {a.duration:g}s per scenario, UDP")
     print_table(rows)
     print(f"\nsetup: {a.pods} pods Ready {t['pods_ready_s']}s after the StatefulSet was created; all names "
           f"answering after {t['all_names_answered_s']}s")
     print(f"pod Ready → name resolvable: p50 {prop['p50_ms']} ms, max {prop['max_ms']} ms ({prop['samples']} samples)")
-    result = {"machine": machine(), "pods": a.pods, "duration_s": a.duration, "results": rows, "setup": t,
-              "ready_to_resolvable": prop}
     if a.json == "-":
         print(json.dumps(result, indent=2))
     elif a.json:

@@ -324,6 +324,21 @@ def test_no_execute_taint_evicts_no_schedule_keeps(kc: KubelingCluster, dns_: st
     wait_on_nodes(kc, dns_, "app=taint", WORKERS)
 
 
+def test_relabelled_pod_is_released_and_replaced(kc: KubelingCluster, dns_: str) -> None:
+    apply(kc, manifest("rel", dns_))
+    on = wait_on_nodes(kc, dns_, "app=rel", WORKERS)
+    victim = on["node2"]["metadata"]["name"]
+    kc.kubectl("label", "pod", victim, "-n", dns_, "app=other", "--overwrite")
+
+    def released() -> bool:
+        p = json.loads(kc.kubectl("get", "pod", victim, "-n", dns_, "-o", "json").stdout)
+        return not p["metadata"].get("ownerReferences")
+    wait_for(released, what="ownerReference removed from the relabelled pod")
+    after = wait_on_nodes(kc, dns_, "app=rel", WORKERS)
+    assert after["node2"]["metadata"]["name"] != victim
+    kc.kubectl("delete", "pod", victim, "-n", dns_, "--wait=false")
+
+
 def test_failed_daemon_pod_is_replaced(kc: KubelingCluster, dns_: str) -> None:
     apply(kc, manifest("fail", dns_))
     on = wait_on_nodes(kc, dns_, "app=fail", WORKERS)

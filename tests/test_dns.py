@@ -433,6 +433,12 @@ def test_restart_converges_without_duplicates(make_cluster: Any) -> None:
                       get_json(c, "endpointslices", "-n", ns, "-l", "kubernetes.io/service-name=nginx")["items"])
     wait_for(lambda: addrs(q(c.dns_port, f"nginx.{ns}.{ZONE}")) == sorted(ips.values()), timeout=10,
              what="answer before restart")
+    def endpoints_settled() -> str | None:
+        ep = get_json(c, "endpoints", "nginx", "-n", ns)
+        n = sum(len(s.get("addresses") or []) for s in ep.get("subsets") or [])
+        return ep["metadata"]["resourceVersion"] if n == 3 else None
+    ep_rv = wait_for(endpoints_settled, timeout=10, what="Endpoints with 3 addresses")
+    time.sleep(0.5)
     before = slice_names()
     ep_rv = get_json(c, "endpoints", "nginx", "-n", ns)["metadata"]["resourceVersion"]
     c.stop()

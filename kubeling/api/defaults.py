@@ -280,15 +280,19 @@ def _resolved(sh: Any) -> _Shape:
     return sh.get() if sh.__class__ is _LazyShape else sh
 
 
-def _normalize(sh: _Shape, value: Any, path: str = "") -> Any:
+def _normalize(sh: _Shape, value: Any, path: str = "", old: Any = None) -> Any:
     """Runs on every write over the whole object, so it is kept lean: resolved lazy shapes replace
-    themselves in their parent, and the path of a bad quantity is only assembled when one is found."""
+    themselves in their parent, the path of a bad quantity is only assembled when one is found, and
+    a subtree equal to the same subtree of `old` (the stored, already normalized version, when the
+    caller has one) is left alone, as normalizing it again would change nothing."""
     kind = sh.kind
     if kind == "struct":
         if not isinstance(value, dict):
             return value
         props = sh.props
         required = sh.required
+        if old.__class__ is not dict:
+            old = None
         for k in list(value):
             v = value[k]
             p = props.get(k)
@@ -300,8 +304,11 @@ def _normalize(sh: _Shape, value: Any, path: str = "") -> Any:
             pk = p.kind
             if pk == "leaf" or pk == "free":
                 continue
+            ov = old.get(k) if old is not None else None
+            if ov is not None and (ov is v or ov == v) and pk != "quantity":
+                continue
             try:
-                nv = _normalize(p, v)
+                nv = _normalize(p, v, "", ov)
             except _BadQuantity as e:
                 e.prepend(k, True)
                 raise
@@ -370,13 +377,14 @@ def _canon(value: Any, milli: bool, path: str) -> Any:
         raise _BadQuantity(path) from e
 
 
-def normalize(resource: str, obj: dict[str, Any]) -> None:
-    """Drop what Go's decoder drops and canonicalize quantities (raises ApiError 400)."""
+def normalize(resource: str, obj: dict[str, Any], old: dict[str, Any] | None = None) -> None:
+    """Drop what Go's decoder drops and canonicalize quantities (raises ApiError 400). `old`, the
+    stored version when there is one, only saves work: subtrees equal to it are skipped."""
     dn = def_name(resource)
     if dn is None:
         return
     try:
-        _normalize(shape_for(dn), obj, "")
+        _normalize(shape_for(dn), obj, "", old)
     except _BadQuantity as e:
         _, version, kind, _ = RESOURCES[resource]
         gv = version if not RESOURCES[resource][0] else f"{RESOURCES[resource][0]}/{version}"
@@ -976,12 +984,13 @@ _DEFAULTERS = {
 }
 
 
-def apply_defaults(resource: str, obj: dict[str, Any]) -> None:
+def apply_defaults(resource: str, obj: dict[str, Any], old: dict[str, Any] | None = None) -> None:
     """Mutate `obj` into what upstream returns after decoding it; idempotent.
 
-    Raises ApiError(400) for bodies upstream cannot decode (bad quantities, bad base64).
+    Raises ApiError(400) for bodies upstream cannot decode (bad quantities, bad base64). `old` (the
+    stored version on updates) is only a hint that spares normalizing unchanged subtrees.
     """
-    normalize(resource, obj)
+    normalize(resource, obj, old)
     fn = _DEFAULTERS.get(resource)
     if fn is not None:
         fn(obj)
@@ -1043,7 +1052,7 @@ def prepare_for_update(resource: str, obj: dict[str, Any], old: dict[str, Any]) 
     Covers rest.BeforeUpdate's metadata fix-ups (generation, uid, timestamps), the Service
     registry's patchAllocatedValues, and each registry's PrepareForUpdate.
     """
-    apply_defaults(resource, obj)
+    apply_defaults(resource, obj, old)
     meta = _d(obj, "metadata")
     old_meta = old.get("metadata") or {}
     if "generation" in old_meta:
@@ -1092,7 +1101,7 @@ def prepare_for_update(resource: str, obj: dict[str, Any], old: dict[str, Any]) 
                 changed = True
         if changed:
             meta["generation"] = gen + 1
-    apply_defaults(resource, obj)
+    apply_defaults(resource, obj, old)
 
 
 def _patch_allocated_values(spec: dict[str, Any], old: dict[str, Any]) -> None:
@@ -1132,14 +1141,36 @@ def _is_zero(v: Any) -> bool:
 
 
 def semantic_equal(a: Any, b: Any) -> bool:
-    """apiequality.Semantic.DeepEqual for JSON: absent, null and zero values are all equal."""
+    """apiequality.Semantic.DeepEqual for JSON: absent, null and zero values are all equal.
+
+    Update validation compares whole pod specs with it on every write: strings and ints of the
+    same type are compared inline (their semantic equality is plain equality), the rest recurses."""
     if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() == b.keys():
+            for k, x in a.items():
+                y = b[k]
+                tx = x.__class__
+                if (tx is str or tx is int) and y.__class__ is tx:
+                    if x != y:
+                        return False
+                elif not semantic_equal(x, y):
+                    return False
+            return True
         for k in a.keys() | b.keys():
             if not semantic_equal(a.get(k), b.get(k)):
                 return False
         return True
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(semantic_equal(x, y) for x, y in zip(a, b, strict=True))
+        if len(a) != len(b):
+            return False
+        for x, y in zip(a, b, strict=True):
+            tx = x.__class__
+            if (tx is str or tx is int) and y.__class__ is tx:
+                if x != y:
+                    return False
+            elif not semantic_equal(x, y):
+                return False
+        return True
     if _is_zero(a) and _is_zero(b):
         return (isinstance(a, bool) == isinstance(b, bool)) or a is None or b is None
     if isinstance(a, bool) or isinstance(b, bool):

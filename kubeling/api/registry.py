@@ -19,7 +19,7 @@ import orjson
 from ..storage.base import ADDED, DELETED, KV, MODIFIED, Compacted, KeyExists, KeyNotFound, RevisionConflict
 from ..storage.store import Store
 from . import apply as ssa
-from . import defaults, errors, meta, patch, strategy, validation
+from . import defaults, errors, meta, patch, safety, strategy, validation
 from .errors import ApiError
 from .resources import ResourceType, by_qualified, lookup
 from .selectors import (
@@ -98,7 +98,7 @@ class Registry:
                                     "field": "metadata.namespace"}])
 
     def _decode_checks(self, rt: ResourceType, obj: Any, ns: str | None, req: Request,
-                       decoding: bool = False) -> dict[str, Any]:
+                       decoding: bool = False, stored: KV | None = None) -> dict[str, Any]:
         if not isinstance(obj, dict):
             raise errors.bad_request(f"the object provided is unrecognized (must be of type {rt.kind})")
         api_version = obj.get("apiVersion")
@@ -124,14 +124,20 @@ class Registry:
                 md["namespace"] = ns
         else:
             md.pop("namespace", None)
-        self._strict_fields(rt, obj, req, decoding)
+        if req.user_info is not None and rt.def_name:
+            # Bodies from the network: wrong JSON types and oversized objects end here (api.safety).
+            safety.check_types(rt.def_name, rt.kind, rt.version, obj)
+            safety.check_size(obj)
+        self._strict_fields(rt, obj, req, decoding, stored.obj if stored is not None else None)
         return obj
 
-    def _strict_fields(self, rt: ResourceType, obj: dict[str, Any], req: Request, decoding: bool = False) -> None:
+    def _strict_fields(self, rt: ResourceType, obj: dict[str, Any], req: Request, decoding: bool = False,
+                       old: dict[str, Any] | None = None) -> None:
+        # `old` (the stored version, if any) only spares walking subtrees the write did not change.
         if req.field_validation == "Ignore" or not rt.def_name:
-            unknown = validation.unknown_fields(rt.def_name, obj) if rt.def_name else []
+            unknown = validation.unknown_fields(rt.def_name, obj, old) if rt.def_name else []
         else:
-            unknown = validation.unknown_fields(rt.def_name, obj)
+            unknown = validation.unknown_fields(rt.def_name, obj, old)
         if not unknown:
             return
         if req.field_validation == "Strict":
@@ -245,7 +251,8 @@ class Registry:
     async def update(self, rt: ResourceType, ns: str | None, name: str, obj: Any, req: Request | None = None,
                      subresource: str | None = None) -> Stored:
         req = req or Request()
-        obj = self._decode_checks(rt, obj, ns, req, decoding=True)
+        obj = self._decode_checks(rt, obj, ns, req, decoding=True,
+                                  stored=self.store.get(self._key(rt, ns, name)) if isinstance(name, str) else None)
         md = obj["metadata"]
         if md.get("name") and md["name"] != name:
             raise errors.bad_request("the name of the object ({}) does not match the name on the URL ({})".format(md["name"], name))
@@ -298,7 +305,7 @@ class Registry:
                 new["metadata"]["managedFields"] = md["managedFields"]
             obj = new
             md = obj["metadata"]
-            defaults.apply_defaults(rt.qualified, obj)
+            defaults.apply_defaults(rt.qualified, obj, old)
         elif subresource != "binding":
             # Status preserved, generation bumped on spec change (scale included), allocated values kept.
             defaults.prepare_for_update(rt.qualified, obj, old)
@@ -375,7 +382,7 @@ class Registry:
             rv = new_md.get("resourceVersion")
             if rv and rv != cur.obj["metadata"]["resourceVersion"]:
                 raise errors.conflict(rt.plural, rt.group, name, CONFLICT_MSG)
-            new = self._decode_checks(rt, new, ns, req)
+            new = self._decode_checks(rt, new, ns, req, stored=cur)
             new["metadata"]["name"] = name
             try:
                 return await self._update(rt, cur, new, req, subresource, "Update"), False
@@ -576,6 +583,8 @@ class Registry:
         pods = by_qualified("pods")
         if not isinstance(binding, dict):
             raise errors.bad_request("the object provided is unrecognized (must be of type Binding)")
+        if req.user_info is not None:  # from the network: the body's types first (api.safety)
+            safety.check_types("io.k8s.api.core.v1.Binding", "Binding", "v1", binding)
         target = binding.get("target") or {}
         node = target.get("name")
         if not node:
@@ -713,7 +722,7 @@ def _parse_patch_body(patch_type: str, body: bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
         try:
-            return yaml.safe_load(body)
+            return safety.safe_yaml(body)
         except yaml.YAMLError as e:
             raise errors.bad_request(f"error decoding YAML: {e}") from None
     try:
@@ -748,6 +757,8 @@ def _prune_path(obj: dict[str, Any], path: str) -> None:
             seg = seg[seg.index("]") + 1:]
         if seg:
             parts.append(seg)
+    if not parts:  # a field named "" (or only dots): nothing addressable to prune
+        return
     cur: Any = obj
     for p in parts[:-1]:
         try:

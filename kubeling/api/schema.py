@@ -24,9 +24,14 @@ QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 
 
 def _definitions_path() -> str:
-    import kubernetes_validate
+    # Locate the package without importing it: its __init__ pulls in jsonschema, a tenth of a second of
+    # startup for nothing (only its data file is read).
+    import importlib.util
 
-    base = os.path.dirname(kubernetes_validate.__file__)
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.origin:
+        raise ModuleNotFoundError("kubernetes_validate")
+    base = os.path.dirname(spec.origin)
     return os.path.join(base, "kubernetes-json-schema", f"{KUBE_VERSION}-local", "_definitions.json")
 
 

@@ -3216,46 +3216,73 @@ def validate_status(resource: str, obj: Obj, old: Obj) -> list[Cause]:
 # Strict field validation
 # --------------------------------------------------------------------------------------------
 
-def unknown_fields(def_name: str, obj: Obj) -> list[str]:
-    """Paths of fields the schema does not know, in document order (fieldValidation=Strict)."""
+def unknown_fields(def_name: str, obj: Obj, old: Obj | None = None) -> list[str]:
+    """Paths of fields the schema does not know, in document order (fieldValidation=Strict).
+
+    `old` is an optional hint, the stored version: a subtree equal to the stored one (which holds no
+    unknown field) is not walked again."""
     sh = dflt.shape_for(def_name)
-    if not _any_unknown(sh, obj):  # every write asks; almost none has one, so skip building paths
+    if not _any_unknown(sh, obj, old):  # every write asks; almost none has one, so skip building paths
         return []
     out: list[str] = []
     _walk_unknown(sh, obj, "", out)
     return out
 
 
-def _any_unknown(sh: Any, value: Any) -> bool:
+def _any_unknown(sh: Any, value: Any, old: Any = None) -> bool:
     kind = sh.kind
     if kind == "struct":
         if not isinstance(value, dict):
             return False
         props = sh.props
+        if old.__class__ is not dict:
+            old = None
         for k, v in value.items():
             child = props.get(k)
             if child is None:
                 return True
             if v is None or not isinstance(v, (dict, list)):
                 continue
+            ov = old.get(k) if old is not None else None
+            if ov is not None and (ov is v or ov == v):
+                continue  # as stored: known fields only
             if child.__class__ is not dflt._Shape:
                 child = props[k] = dflt._resolved(child)
             ck = child.kind
-            if (ck == "struct" or ck == "list" or ck == "map") and _any_unknown(child, v):
+            if (ck == "struct" or ck == "list" or ck == "map") and _any_unknown(child, v, ov):
                 return True
         return False
-    if kind == "list" or kind == "map":
-        items = value if kind == "list" and isinstance(value, list) else (
-            value.values() if kind == "map" and isinstance(value, dict) else None)
-        if not items:
+    if kind == "list":
+        if not value or not isinstance(value, list):
             return False
         sub = sh.sub
         if sub.__class__ is not dflt._Shape:
             sub = sh.sub = dflt._resolved(sub)
         if sub.kind not in ("struct", "list", "map"):
             return False
-        for item in items:
-            if _any_unknown(sub, item):
+        olds = old if old.__class__ is list else ()
+        n_old = len(olds)
+        for i, item in enumerate(value):
+            ov = olds[i] if i < n_old else None
+            if ov is not None and (ov is item or ov == item):
+                continue
+            if _any_unknown(sub, item, ov):
+                return True
+    elif kind == "map":
+        if not value or not isinstance(value, dict):
+            return False
+        sub = sh.sub
+        if sub.__class__ is not dflt._Shape:
+            sub = sh.sub = dflt._resolved(sub)
+        if sub.kind not in ("struct", "list", "map"):
+            return False
+        if old.__class__ is not dict:
+            old = None
+        for k, item in value.items():
+            ov = old.get(k) if old is not None else None
+            if ov is not None and (ov is item or ov == item):
+                continue
+            if _any_unknown(sub, item, ov):
                 return True
     return False
 

@@ -21,6 +21,7 @@ from ..api import errors, printers
 from ..api.errors import ApiError
 from ..api.registry import APPLY_PATCH, Registry, Request
 from ..api.resources import ResourceType, lookup
+from ..api.safety import safe_yaml
 from ..api.strategy import RETURN_DELETED_OBJECT
 from ..storage.base import KV
 from . import discovery, openapi, protobuf
@@ -161,7 +162,7 @@ class ApiServer:
             return _decode_protobuf(raw)
         if "yaml" in content_type:
             try:
-                return yaml.safe_load(raw)
+                return safe_yaml(raw)
             except yaml.YAMLError as e:
                 raise errors.bad_request(f"error converting YAML to JSON: {e}") from None
         try:
@@ -324,7 +325,8 @@ class ApiServer:
             if method != "POST" or ns is None:
                 raise errors.method_not_allowed("the server does not allow this method on the requested resource")
             body = self._decode(await self._body(request), request.content_type)
-            pod_name = (body.get("metadata") or {}).get("name") if isinstance(body, dict) else None
+            md = body.get("metadata") if isinstance(body, dict) else None
+            pod_name = md.get("name") if isinstance(md, dict) else None
             await self.registry.bind(ns, pod_name or "", body, self._request(request))
             return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
                          status=201)

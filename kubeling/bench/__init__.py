@@ -78,7 +78,9 @@ def _run_daemonset(p: dict[str, Any]) -> dict[str, Any]:
 
 def _run_deployment(p: dict[str, Any]) -> dict[str, Any]:
     mod = load_script("deployment")
-    res = mod.run(argparse.Namespace(**p))
+    args = {"max_surge": "25%", "max_unavailable": "25%", "timeout": 600.0, "keep": False}
+    args.update(p)
+    res = mod.run(argparse.Namespace(**args))
     res.pop("machine", None)
     return _numeric(res)
 
@@ -123,7 +125,8 @@ def scenarios() -> dict[str, Scenario]:
                  [("create_all_ready_s", "<=", 30, "DaemonSet on 5,000 nodes → all Ready"),
                   ("peak_rss_mib", "<=", 2048, "DaemonSet on 5,000 nodes: peak RSS (MiB)")]),
         Scenario("deployment", "Deployment of N replicas: create → all available; rolling update", _run_deployment,
-                 {"full": {"replicas": 1000}, "tiny": {"replicas": 10}}, 3, []),
+                 {"full": {"replicas": 1000, "nodes": 100}, "tiny": {"replicas": 10, "nodes": 3, "timeout": 60.0}},
+                 3, []),
         Scenario("dns", "cluster DNS queries/s over UDP from client processes", _run_dns,
                  {"full": {"duration": 5.0, "clients": 2, "window": 16, "pods": 1000, "nodes": 10, "samples": 20},
                   "tiny": {"duration": 0.3, "clients": 1, "window": 4, "pods": 5, "nodes": 1, "samples": 1}}, 3,

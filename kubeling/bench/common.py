@@ -282,10 +282,13 @@ def wait_until(pred: Callable[[], Any], timeout: float, what: str, interval: flo
 
 
 def ensure_namespace(c: Cluster, name: str) -> None:
+    """Create the namespace and wait for its `default` ServiceAccount (pods are refused before it exists)."""
     code, body = c.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                          "metadata": {"name": name}})
     if code not in (201, 409):
         raise RuntimeError(f"create namespace {name}: {code} {body[:200]!r}")
+    wait_until(lambda: c.request("GET", f"/api/v1/namespaces/{name}/serviceaccounts/default")[0] == 200, 60,
+               f"the default ServiceAccount of {name}", interval=0.05)
 
 
 def is_ready(pod: dict[str, Any]) -> bool:

@@ -9,7 +9,6 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -26,33 +25,13 @@ from ..client.context import ComponentContext
 from ..client.informer import InformerFactory
 from ..storage.sqlite import open_memory, open_sqlite
 from ..storage.store import Store
+from .config import COMPACT_INTERVAL, ClusterConfig
+
+__all__ = ["COMPACT_INTERVAL", "COMPONENT_MODULES", "Cluster", "ClusterConfig", "run_forever"]
 
 log = logging.getLogger("kubeling")
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-COMPACT_INTERVAL = 300.0
-
-
-@dataclass
-class ClusterConfig:
-    data_dir: str
-    port: int = 6443
-    host: str = "127.0.0.1"
-    dns_port: int = 10053
-    storage: str = "sqlite"  # sqlite | memory | etcd
-    etcd_servers: str = ""  # comma-separated client URLs (storage "etcd")
-    etcd_prefix: str = ""  # prepended to every etcd key (several clusters on one etcd)
-    pki_dir: str = ""  # default DATA_DIR/pki; API servers sharing one store share one PKI
-    compaction_interval: float = COMPACT_INTERVAL  # seconds; <= 0 disables compaction
-    components: list[str] | None = None  # modules started after the API server; None = COMPONENT_MODULES
-    nodes: list[str] = field(default_factory=lambda: ["master", "node1", "node2"])
-    pod_start_delay: float = 1.0
-    node_monitor_grace_period: float = 40.0
-    default_storageclass: bool = True
-    terminated_pod_gc_threshold: int = 12500
-    pod_gc_quarantine: float = 40.0
-    audit_log: str | None = None  # None: DATA_DIR/audit.log; "": no audit log
-    max_inflight_per_client: int = 64  # concurrent requests per non-admin client before 429 (0: no limit)
 
 
 # Components started after the API server, in order; each module has `async def start(ctx)` returning a stop
@@ -186,7 +165,6 @@ def tune_gc() -> None:
     """The heap is mostly acyclic JSON trees (stored objects, informer caches, the watch ring), millions
     of containers that every full collection would walk again: collect young objects less often and move
     everything alive after startup (modules, schemas) out of the collector's view."""
-    gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
 

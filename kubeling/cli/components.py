@@ -25,7 +25,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .cluster import COMPACT_INTERVAL, ClusterConfig
+from .config import COMPACT_INTERVAL, ClusterConfig
 
 log = logging.getLogger("kubeling")
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from .cluster import ClusterConfig, run_forever
 from .components import add_component_parsers, add_storage_flags, storage_args, storage_config
+from .config import ClusterConfig
 
 CONTEXT = "kubeling"
 
@@ -131,11 +131,24 @@ def _use_client_cert(doc: dict[str, Any], pki: dict[str, str]) -> None:
                                    "client-key-data": base64.b64encode(g.read()).decode()}
 
 
-def _write_kubeconfigs(a: argparse.Namespace, cfg: ClusterConfig, quiet: bool = False) -> None:
-    from ..apiserver.certs import ensure_pki, read_token
+def _read_token(path: str) -> str:
+    with open(path) as f:
+        return f.read().strip()
 
-    pki = ensure_pki(os.path.join(cfg.data_dir, "pki"))
-    doc = _kubeconfig_doc(f"https://{cfg.host}:{cfg.port}", pki["ca.crt"], read_token(pki["admin.token"]))
+
+def _pki_paths(data_dir: str) -> dict[str, str]:
+    d = os.path.join(data_dir, "pki")
+    return {n: os.path.join(d, n) for n in ("ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "admin.token")}
+
+
+def _write_kubeconfigs(a: argparse.Namespace, cfg: ClusterConfig, quiet: bool = False) -> None:
+    pki = _pki_paths(cfg.data_dir)
+    if not all(os.path.exists(p) for p in pki.values()):
+        # The crypto library is imported only when there is a PKI to make (the first start).
+        from ..apiserver.certs import ensure_pki
+
+        pki = ensure_pki(os.path.join(cfg.data_dir, "pki"))
+    doc = _kubeconfig_doc(f"https://{cfg.host}:{cfg.port}", pki["ca.crt"], _read_token(pki["admin.token"]))
     if getattr(a, "admin_auth", "token") == "client-cert":
         _use_client_cert(doc, pki)
     _write_yaml(os.path.join(cfg.data_dir, "kubeconfig"), doc)
@@ -174,6 +187,8 @@ def cmd_up(a: argparse.Namespace) -> int:
         print(f"kubeling is running: API server https://{cfg.host}:{cfg.port}, data dir {cfg.data_dir}",
               file=sys.stderr, flush=True)
 
+    from .cluster import run_forever
+
     try:
         _run(run_forever(cfg, ready))
     finally:
@@ -195,7 +210,12 @@ def _run(coro: Any) -> None:
 
 
 def _up_detached(a: argparse.Namespace, cfg: ClusterConfig) -> int:
-    _write_kubeconfigs(a, cfg)
+    # On a fresh data dir the child generates the PKI as it starts (it does anyway) and this process
+    # writes the kubeconfig once the files are there: no crypto work, and no crypto import, up front.
+    pki = _pki_paths(cfg.data_dir)
+    fresh = not all(os.path.exists(p) for p in pki.values())
+    if not fresh:
+        _write_kubeconfigs(a, cfg)
     args = [sys.executable, "-m", "kubeling", "up", "--data-dir", cfg.data_dir, "--port", str(cfg.port),
             "--dns-port", str(cfg.dns_port), "--storage", cfg.storage, "--nodes", ",".join(cfg.nodes) or ",",
             "--pod-start-delay", str(cfg.pod_start_delay),
@@ -212,11 +232,17 @@ def _up_detached(a: argparse.Namespace, cfg: ClusterConfig) -> int:
         args += ["--kubeconfig", a.kubeconfig]
     logf = open(os.path.join(cfg.data_dir, "kubeling.log"), "ab")
     proc = subprocess.Popen(args, stdout=logf, stderr=logf, stdin=subprocess.DEVNULL, start_new_session=True)
-    ca = os.path.join(cfg.data_dir, "pki", "ca.crt")
-    from ..apiserver.certs import read_token
-
-    token = read_token(os.path.join(cfg.data_dir, "pki", "admin.token"))
+    ca = pki["ca.crt"]
     deadline = time.monotonic() + a.wait
+    if fresh:
+        while not all(os.path.exists(p) for p in pki.values()):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                print(f"kubeling failed to start (exit {proc.poll()}); see {cfg.data_dir}/kubeling.log",
+                      file=sys.stderr)
+                return 1
+            time.sleep(0.01)
+        _write_kubeconfigs(a, cfg)
+    token = _read_token(pki["admin.token"])
     url = f"https://{cfg.host}:{cfg.port}"
     while time.monotonic() < deadline:
         if proc.poll() is not None:

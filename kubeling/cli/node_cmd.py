@@ -22,14 +22,16 @@ import signal
 import sys
 import tempfile
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import yaml
 
 from ..api.errors import ApiError
-from ..client.client import HttpClient
 from ..node.kubelet import AGENT_ANNOTATION, CAPACITY_ANNOTATION, LEASE_NAMESPACE, SIMULATED_ANNOTATION
+
+if TYPE_CHECKING:
+    from ..client.client import HttpClient
 
 EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
@@ -53,6 +55,9 @@ def _named(entries: list[dict[str, Any]] | None, name: str | None) -> dict[str, 
 
 def client_from_kubeconfig(path: str, field_manager: str = "kubeling") -> HttpClient:
     """An HttpClient for the kubeconfig's current context (token or client certificate auth)."""
+    from ..client.client import (
+        HttpClient,  # here, not at the top: every `kubeling` command imports this module
+    )
     with open(path) as f:
         doc = yaml.safe_load(f) or {}
     base = os.path.dirname(os.path.abspath(path))

@@ -112,11 +112,22 @@ class DnsServer:
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
+        """Listen on UDP and TCP; port 0 picks a port free for both."""
         loop = asyncio.get_running_loop()
-        self._udp, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), local_addr=(self.host, self.port))
-        if self.port == 0:
-            self.port = self._udp.get_extra_info("sockname")[1]
-        self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.port, reuse_address=True)
+        for attempt in range(20):
+            self._udp, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self),
+                                                               local_addr=(self.host, self.port))
+            port = self._udp.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(self._serve_tcp, self.host, port, reuse_address=True)
+            except OSError:
+                self._udp.close()
+                self._udp = None
+                if self.port != 0 or attempt == 19:
+                    raise
+                continue
+            self.port = port
+            return
 
     async def stop(self) -> None:
         if self._udp is not None:
@@ -147,7 +158,7 @@ class DnsServer:
             return data[:2] + hit.get()
         try:
             req = DNSRecord.parse(data)
-        except (DNSError, Exception):
+        except Exception:
             return self._formerr(data)
         h = req.header
         if h.qr:
@@ -165,7 +176,9 @@ class DnsServer:
         result = idx.resolve(str(q.qname), q.qtype)
         if result.forward:
             if self.upstream is None:
-                return self._error(req, REFUSED)
+                body = self._error(req, REFUSED)[2:]
+                self._cache[key] = _Cached(body=body)
+                return data[:2] + body
             return self._forward_raw(data, tcp, req)
         if result.rcode == NXDOMAIN and not self.synced:
             return self._error(req, SERVFAIL)

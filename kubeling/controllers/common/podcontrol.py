@@ -6,10 +6,7 @@ labels, annotations and finalizers, the controller ref), creates it and records 
 on the parent: SuccessfulCreate "Created pod: web-abcde" / FailedCreate "Error creating: ...";
 `delete_pod` records SuccessfulDelete "Deleted pod: ..." / FailedDelete "Error deleting: ...".
 
-`compute_hash` is ComputeHash's shape — FNV-1a over the template, then the collision count as 8
-little-endian bytes, rendered with rand.SafeEncodeString — but over the template's canonical JSON:
-upstream hashes Go's spew dump of the typed struct, which cannot be reproduced from JSON, so the
-hash values (unlike ControllerRevision names of StatefulSets) differ from upstream's.
+`compute_hash` (ComputeHash) is defined in `history` and re-exported here.
 """
 from __future__ import annotations
 
@@ -20,7 +17,7 @@ from typing import Any
 import orjson
 
 from ...api.errors import ApiError
-from .history import go_json, safe_encode_string
+from .history import compute_hash, fnv32a
 
 log = logging.getLogger(__name__)
 
@@ -28,24 +25,6 @@ SUCCESSFUL_CREATE = "SuccessfulCreate"
 FAILED_CREATE = "FailedCreate"
 SUCCESSFUL_DELETE = "SuccessfulDelete"
 FAILED_DELETE = "FailedDelete"
-
-_FNV_OFFSET = 0x811C9DC5
-_FNV_PRIME = 0x01000193
-
-
-def fnv32a(data: bytes, h: int = _FNV_OFFSET) -> int:
-    """FNV-1a 32-bit (Go hash/fnv New32a): xor, then multiply."""
-    for b in data:
-        h = ((h ^ b) * _FNV_PRIME) & 0xFFFFFFFF
-    return h
-
-
-def compute_hash(template: dict[str, Any], collision_count: int | None) -> str:
-    """controller.ComputeHash of a pod template and an optional collision count (see module doc)."""
-    h = fnv32a(go_json(template))
-    if collision_count is not None:
-        h = fnv32a((int(collision_count) & 0xFFFFFFFF).to_bytes(4, "little") + b"\x00\x00\x00\x00", h)
-    return safe_encode_string(str(h))
 
 
 def is_namespace_terminating(e: BaseException) -> bool:
@@ -127,3 +106,7 @@ class PodControl:
             self.recorder.event(parent, "Warning", FAILED_DELETE, f"Error deleting: {e.message}")
             raise ApiError(e.code, e.reason, f"unable to delete pods: {e.message}", causes=e.causes) from None
         self.recorder.event(parent, "Normal", SUCCESSFUL_DELETE, f"Deleted pod: {name}")
+
+
+__all__ = ["FAILED_CREATE", "FAILED_DELETE", "SUCCESSFUL_CREATE", "SUCCESSFUL_DELETE", "PodControl", "compute_hash",
+           "fnv32a", "is_namespace_terminating", "pod_from_template", "pods_prefix"]

@@ -17,6 +17,12 @@ One sync of a DaemonSet, from informer caches:
 
 Creations and deletions are recorded as expectations; until the informers have observed them a sync
 only refreshes status (observedGeneration untouched), exactly as upstream.
+
+Known difference: revision names/hashes (`nginx-ds-<hash>`, the controller-revision-hash label) come
+from `compute_hash` over the template's canonical JSON, not Go's spew dump, so their values differ from
+upstream's; their shape, uniqueness and collision handling (status.collisionCount) are upstream's.
+Cost per sync is linear in nodes + the set's pods: node verdicts are computed once per sync and the
+claimed-pods-by-node map is shared by the phases of a sync that wrote nothing.
 """
 from __future__ import annotations
 

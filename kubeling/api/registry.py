@@ -749,6 +749,8 @@ def _prune_path(obj: dict[str, Any], path: str) -> None:
     """Remove the field at a dotted path like spec.containers[0].foo (unknown-field pruning)."""
     parts: list[Any] = []
     for seg in path.split("."):
+        if not seg:
+            return  # an empty or dotted field name: not addressable; decoding drops the field anyway
         while "[" in seg and seg.endswith("]"):
             head, idx = seg[: seg.index("[")], seg[seg.index("[") + 1: seg.index("]")]
             if head:

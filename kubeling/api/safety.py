@@ -53,12 +53,46 @@ def _expanded_size(root: Any, limit: int) -> int:
     return size(root, 0)
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without timestamp resolution: Go's YAML-to-JSON keeps such scalars as the strings they are."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _key(k: Any) -> str:
+    if isinstance(k, bool):
+        return "true" if k else "false"
+    return "null" if k is None else str(k)
+
+
+def _jsonable(v: Any) -> Any:
+    """JSON's data model: string keys (as YAMLToJSON converts them), bytes as base64."""
+    if isinstance(v, dict):
+        return {k if isinstance(k, str) else _key(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, bytes):
+        import base64
+
+        return base64.b64encode(v).decode()
+    return v
+
+
 def safe_yaml(raw: bytes | str) -> Any:
-    """yaml.safe_load, refusing documents that expand far beyond their size (alias bombs)."""
-    doc = yaml.safe_load(raw)
-    limit = max(MAX_YAML_NODES, MAX_YAML_RATIO * len(raw))
-    if isinstance(doc, (dict, list)) and _expanded_size(doc, limit) > limit:
-        raise yaml.YAMLError("yaml: document contains excessive aliasing")
+    """Load a YAML body as JSON data, refusing documents that expand far beyond their size (alias bombs)."""
+    doc = yaml.load(raw, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    if isinstance(doc, (dict, list)):
+        limit = max(MAX_YAML_NODES, MAX_YAML_RATIO * len(raw))
+        if _expanded_size(doc, limit) > limit:
+            raise yaml.YAMLError("yaml: document contains excessive aliasing")
+        doc = _jsonable(doc)
+        try:
+            orjson.dumps(doc)
+        except TypeError as e:
+            raise yaml.YAMLError(f"invalid document: {e}") from None
     return doc
 
 
@@ -264,5 +298,9 @@ def check_types(def_name: str, kind: str, version: str, obj: dict[str, Any]) -> 
 
 def check_size(obj: dict[str, Any]) -> None:
     """413 for objects larger than etcd would store."""
-    if len(orjson.dumps(obj)) > MAX_OBJECT_BYTES:
+    try:
+        n = len(orjson.dumps(obj))
+    except TypeError as e:  # not representable as JSON (lone surrogates, ...)
+        raise errors.bad_request(f"the object provided is unrecognized: {e}") from None
+    if n > MAX_OBJECT_BYTES:
         raise errors.ApiError(413, "RequestEntityTooLarge", "etcdserver: request is too large")

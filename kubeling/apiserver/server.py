@@ -189,7 +189,10 @@ class ApiServer:
     def _warn_headers(req: Request) -> dict[str, str] | None:
         if not req.warnings:
             return None
-        return {"Warning": ", ".join('299 - "{}"'.format(w.replace('"', '\\"')) for w in req.warnings)}
+        # Control characters (from hostile field names) are escaped: a header may not carry them.
+        return {"Warning": ", ".join('299 - "{}"'.format(
+            "".join(c if " " <= c != "\x7f" else f"\\x{ord(c):02x}" for c in w.replace('"', '\\"')))
+            for w in req.warnings)}
 
     # ---- dispatch ----------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:

@@ -1,10 +1,13 @@
 """Event recording as client-go's EventRecorder does it: core/v1 Events, aggregated by
-(object, reason, message) with a count, written asynchronously so controllers never wait."""
+(object, reason, message) with a count, written asynchronously so controllers never wait, and
+rate limited per source+object like client-go's spam filter (a burst of 25, then one every
+5 minutes), so a controller creating thousands of pods does not write thousands of events."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from typing import Any
 
 from ..api import meta
@@ -12,6 +15,10 @@ from ..api.errors import ApiError
 from .client import Client
 
 log = logging.getLogger(__name__)
+
+SPAM_BURST = 25
+SPAM_REFILL_SECONDS = 300.0
+SPAM_CACHE_SIZE = 4096
 
 
 class EventRecorder:
@@ -21,12 +28,28 @@ class EventRecorder:
         self.host = host
         self._seen: dict[tuple, tuple[str, int]] = {}  # aggregation key -> (event name, count)
         self._pending: set[asyncio.Task] = set()
+        self._buckets: OrderedDict[tuple, tuple[float, float]] = OrderedDict()  # spam key -> (tokens, stamp)
+
+    def _allow(self, obj: dict[str, Any]) -> bool:
+        """client-go's EventSourceObjectSpamFilter: a token bucket per source+object."""
+        md = obj["metadata"]
+        key = (obj.get("kind"), md.get("namespace"), md.get("name"), md.get("uid"), obj.get("apiVersion"))
+        now = time.monotonic()
+        tokens, stamp = self._buckets.pop(key, (float(SPAM_BURST), now))
+        tokens = min(float(SPAM_BURST), tokens + (now - stamp) / SPAM_REFILL_SECONDS)
+        allowed = tokens >= 1.0
+        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+        if len(self._buckets) > SPAM_CACHE_SIZE:
+            self._buckets.popitem(last=False)
+        return allowed
 
     def event(self, obj: dict[str, Any], type_: str, reason: str, message: str, field_path: str = "") -> None:
         """Record an event about obj (Normal/Warning). Fire-and-forget."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            return
+        if not self._allow(obj):
             return
         t = loop.create_task(self._write(obj, type_, reason, message, field_path))
         self._pending.add(t)

@@ -31,6 +31,19 @@ def split_key(key: str) -> tuple[str | None, str]:
     return None, key
 
 
+async def cancel_and_wait(*tasks: asyncio.Task | None) -> None:
+    """Cancel the tasks, then wait until each has ended, however it ended: a stop path must neither
+    raise nor leave a task running into the rest of the shutdown. None entries are skipped."""
+    live = [t for t in tasks if t is not None]
+    for t in live:
+        t.cancel()
+    for t in live:
+        try:
+            await t
+        except (asyncio.CancelledError, Exception):
+            pass
+
+
 def index_by_namespace(obj: dict[str, Any]) -> list[str]:
     ns = obj["metadata"].get("namespace")
     return [ns] if ns else []
@@ -105,13 +118,8 @@ class Informer:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def wait_synced(self) -> None:
         await self.synced.wait()
@@ -397,13 +405,22 @@ class Controller:
         for _ in range(workers or self.workers):
             self._tasks.append(loop.create_task(self._worker()))
 
+    def start_when_synced(self, *informers: Informer, workers: int | None = None,
+                          then: Callable[[], None] | None = None) -> None:
+        """Start the workers once every informer has listed (client-go's WaitForCacheSync before
+        Run): a sync against a partial cache would miss objects and create them again. Returns at
+        once, because the controller-manager starts the shared informers only after every
+        controller; `stop()` cancels the wait. `then` runs right after the workers started."""
+
+        async def start() -> None:
+            await asyncio.gather(*(i.wait_synced() for i in informers))
+            Controller.run(self, workers)
+            if then is not None:
+                then()
+
+        self._tasks.append(asyncio.get_running_loop().create_task(start()))
+
     async def stop(self) -> None:
         self.queue.shutdown()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(*self._tasks)
         self._tasks.clear()

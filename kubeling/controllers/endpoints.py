@@ -11,7 +11,6 @@ down are found at start (checkLeftoverEndpoints).
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from typing import Any
@@ -214,7 +213,6 @@ class EndpointsController(Controller):
         self.services.add_handlers(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
         self.pods.add_handlers(self._add_pod, self._update_pod, self._add_pod)
         self.endpoints.add_handlers(None, None, self.enqueue)
-        self._starter: asyncio.Task | None = None
 
     def _add_pod(self, pod: Obj) -> None:
         for key in services_for_labels(self.services, pod["metadata"].get("namespace", ""),
@@ -320,22 +318,15 @@ class EndpointsController(Controller):
                                         f"Failed to update endpoint {ns}/{name}: {e.message}")
             raise
 
-    async def _start_when_synced(self) -> None:
-        await asyncio.gather(self.services.wait_synced(), self.pods.wait_synced(), self.endpoints.wait_synced())
-        self.run()
-        # checkLeftoverEndpoints: Endpoints whose Service went away while we were not running.
+    def _check_leftover_endpoints(self) -> None:
+        """checkLeftoverEndpoints: Endpoints whose Service went away while we were not running."""
         for ep in self.endpoints.list():
             if LEADER_ANNOTATION in (ep["metadata"].get("annotations") or {}):
                 continue
             self.enqueue(ep)
 
     def start(self) -> None:
-        self._starter = asyncio.get_running_loop().create_task(self._start_when_synced())
-
-    async def stop(self) -> None:
-        if self._starter is not None:
-            self._starter.cancel()
-        await super().stop()
+        self.start_when_synced(self.services, self.pods, self.endpoints, then=self._check_leftover_endpoints)
 
 
 @register("endpoint")

@@ -13,7 +13,6 @@ IPv6 slices beyond what a single-stack IPv4 cluster needs (the IPv6 code path ex
 """
 from __future__ import annotations
 
-import asyncio
 import datetime as _dt
 import logging
 from typing import Any
@@ -23,6 +22,8 @@ from ..api.errors import ApiError
 from ..client.client import deepcopy
 from ..client.informer import Controller, Informer, split_key
 from . import register
+from .common.podcontrol import is_namespace_terminating
+from .common.podutil import is_pod_ready
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,6 @@ Obj = dict[str, Any]
 
 
 # ---- shared helpers (k8s.io/endpointslice/util) --------------------------------------------------------
-
-def is_pod_ready(pod: Obj) -> bool:
-    for c in (pod.get("status") or {}).get("conditions") or ():
-        if c.get("type") == "Ready":
-            return c.get("status") == "True"
-    return False
-
 
 def pod_ips(pod: Obj) -> list[str]:
     st = pod.get("status") or {}
@@ -216,14 +210,6 @@ def _ready_transition(pod: Obj) -> str | None:
         if c.get("type") == "Ready":
             return c.get("lastTransitionTime")
     return None
-
-
-def is_namespace_terminating(e: ApiError) -> bool:
-    if e.code != 403:
-        return False
-    if any((c.get("type") or c.get("reason")) == "NamespaceTerminating" for c in e.causes or ()):
-        return True
-    return "because it is being terminated" in (e.message or "")
 
 
 def pods_for_service(pods: Informer, svc: Obj) -> list[Obj]:
@@ -752,7 +738,6 @@ class EndpointSliceController(Controller):
         self.services.add_handlers(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
         self.pods.add_handlers(self._add_pod, self._update_pod, self._add_pod)
         self.slices.add_handlers(self._add_slice, self._update_slice, self._delete_slice)
-        self._starter: asyncio.Task | None = None
 
     # -- event handlers
     def _add_pod(self, pod: Obj) -> None:
@@ -824,18 +809,8 @@ class EndpointSliceController(Controller):
                                     f"Error updating Endpoint Slices for Service {ns}/{name}: {e.message}")
             raise
 
-    async def _start_when_synced(self) -> None:
-        await asyncio.gather(self.services.wait_synced(), self.pods.wait_synced(), self.nodes.wait_synced(),
-                             self.slices.wait_synced())
-        self.run()
-
     def start(self) -> None:
-        self._starter = asyncio.get_running_loop().create_task(self._start_when_synced())
-
-    async def stop(self) -> None:
-        if self._starter is not None:
-            self._starter.cancel()
-        await super().stop()
+        self.start_when_synced(self.services, self.pods, self.nodes, self.slices)
 
 
 @register("endpointslice")

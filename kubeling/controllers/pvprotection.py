@@ -10,7 +10,6 @@ pv-protection: a volume being deleted keeps kubernetes.io/pv-protection while it
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -69,12 +68,7 @@ class PVCProtectionController(Controller):
             self.queue.add(f"{ns}/{c}")
 
     def run(self, workers: int | None = None) -> None:
-        self._tasks.append(asyncio.get_running_loop().create_task(self._start(workers)))
-
-    async def _start(self, workers: int | None) -> None:
-        await self.claims.wait_synced()
-        await self.pods.wait_synced()
-        super().run(workers)
+        self.start_when_synced(self.claims, self.pods, workers=workers)
 
     async def sync(self, key: str) -> None:
         claim = self.claims.get(key)
@@ -129,11 +123,7 @@ class PVProtectionController(Controller):
             self.enqueue(pv)
 
     def run(self, workers: int | None = None) -> None:
-        self._tasks.append(asyncio.get_running_loop().create_task(self._start(workers)))
-
-    async def _start(self, workers: int | None) -> None:
-        await self.pvs.wait_synced()
-        super().run(workers)
+        self.start_when_synced(self.pvs, workers=workers)
 
     async def sync(self, key: str) -> None:
         pv = self.pvs.get(key)

@@ -31,8 +31,10 @@ from ..api.selectors import Requirement, matches_labels, selector_from_label_sel
 from ..client.client import deepcopy
 from ..client.informer import Controller, meta_key
 from . import register
+from .common import podcontrol
 from .common.expectations import UIDTrackingExpectations
-from .common.podcontrol import PodControl, is_namespace_terminating
+from .common.podcontrol import SLOW_START_INITIAL_BATCH_SIZE, PodControl, is_namespace_terminating
+from .common.podutil import get_pod_ready_condition, is_pod_active, is_pod_available, is_pod_ready, pod_key
 from .common.refmanager import (
     CONTROLLER_INDEX,
     ClaimErrors,
@@ -52,8 +54,6 @@ CONTROLLER_KIND = ("apps/v1", "ReplicaSet")
 
 # Upstream BurstReplicas: at most this many creations or deletions per sync.
 BURST_REPLICAS = 500
-# Upstream controller.SlowStartInitialBatchSize.
-SLOW_START_INITIAL_BATCH_SIZE = 1
 # Upstream statusUpdateRetries: one GET-and-retry after a failed status update.
 STATUS_UPDATE_RETRIES = 1
 
@@ -64,41 +64,6 @@ Obj = dict[str, Any]
 
 
 # ---- pod helpers (podutil / controller_utils.go) -------------------------------------------------------
-
-def is_pod_active(pod: Obj) -> bool:
-    """IsPodActive: not Succeeded, not Failed, not being deleted."""
-    phase = (pod.get("status") or {}).get("phase")
-    return phase != "Succeeded" and phase != "Failed" and not pod["metadata"].get("deletionTimestamp")
-
-
-def _ready_condition(pod: Obj) -> Obj | None:
-    for c in (pod.get("status") or {}).get("conditions") or ():
-        if c.get("type") == "Ready":
-            return c
-    return None
-
-
-def is_pod_ready(pod: Obj) -> bool:
-    c = _ready_condition(pod)
-    return c is not None and c.get("status") == "True"
-
-
-def is_pod_available(pod: Obj, min_ready_seconds: int, now: float) -> bool:
-    """IsPodAvailable: ready, and ready for more than minReadySeconds."""
-    c = _ready_condition(pod)
-    if c is None or c.get("status") != "True":
-        return False
-    if min_ready_seconds == 0:
-        return True
-    t = parse_time(c.get("lastTransitionTime"))
-    return t is not None and t + min_ready_seconds < now
-
-
-def pod_key(pod: Obj) -> str:
-    """controller.PodKey: namespace/name."""
-    md = pod["metadata"]
-    return f"{md.get('namespace')}/{md['name']}"
-
 
 def deletion_cost(pod: Obj) -> int:
     """GetDeletionCostFromPodAnnotations: the annotation as an int32, 0 when absent or invalid
@@ -146,7 +111,7 @@ class _Ranked:
         self.pod = pod
         self.node = (pod.get("spec") or {}).get("nodeName") or ""
         self.phase = _PHASE_ORDINAL.get((pod.get("status") or {}).get("phase") or "", 0)
-        c = _ready_condition(pod)
+        c = get_pod_ready_condition(pod)
         self.ready = c is not None and c.get("status") == "True"
         self.ready_time = parse_time(c.get("lastTransitionTime")) if self.ready and c is not None else None
         self.cost = deletion_cost(pod)
@@ -241,23 +206,9 @@ def get_pods_to_delete(filtered_pods: list[Obj], related_pods: Iterable[Obj], di
 
 async def slow_start_batch(count: int, initial_batch_size: int,
                            fn: Callable[[], Awaitable[None]]) -> tuple[int, BaseException | None]:
-    """slowStartBatch: call fn count times in batches of 1, 2, 4, ... running each batch
-    concurrently; stop after the first batch with a failure. Returns (successes, first error)."""
-    remaining = count
-    successes = 0
-    batch = min(remaining, initial_batch_size)
-    while batch > 0:
-        results = await asyncio.gather(*(fn() for _ in range(batch)), return_exceptions=True)
-        errs = [r for r in results if isinstance(r, BaseException)]
-        for e in errs:
-            if isinstance(e, asyncio.CancelledError):
-                raise e
-        successes += batch - len(errs)
-        if errs:
-            return successes, errs[0]
-        remaining -= batch
-        batch = min(2 * batch, remaining)
-    return successes, None
+    """slowStartBatch of replica_set.go: (successes, the first error of the failed batch)."""
+    successes, errs = await podcontrol.slow_start_batch(count, initial_batch_size, lambda _i: fn())
+    return successes, (errs[0] if errs else None)
 
 
 # ---- status (replica_set_utils.go) ---------------------------------------------------------------------
@@ -366,7 +317,6 @@ class ReplicaSetController(Controller):
         self.expectations = UIDTrackingExpectations()
         self.burst_replicas = BURST_REPLICAS
         self._selectors: dict[str, list[Requirement] | None] = {}
-        self._starter: asyncio.Task | None = None
         self.rss.add_handlers(self._add_rs, self._update_rs, self._delete_rs)
         self.pods.add_handlers(self._add_pod, self._update_pod, self._delete_pod)
 
@@ -374,21 +324,7 @@ class ReplicaSetController(Controller):
     def run(self, workers: int | None = None) -> None:
         """Start the workers once both informers have synced (the manager starts informers later)."""
 
-        async def start() -> None:
-            await asyncio.gather(self.rss.wait_synced(), self.pods.wait_synced())
-            Controller.run(self, workers)
-
-        self._starter = asyncio.get_running_loop().create_task(start())
-
-    async def stop(self) -> None:
-        if self._starter is not None:
-            self._starter.cancel()
-            try:
-                await self._starter
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._starter = None
-        await super().stop()
+        self.start_when_synced(self.rss, self.pods, workers=workers)
 
     # ---- lookups -----------------------------------------------------------------------------------
     def _selector(self, rs: Obj) -> list[Requirement] | None:
@@ -642,5 +578,5 @@ async def start(ctx: Any) -> ReplicaSetController:
     return c
 
 
-__all__ = ["ReplicaSetController", "calculate_status", "get_pods_to_delete", "rank_pods", "slow_start_batch",
-           "start"]
+__all__ = ["ReplicaSetController", "calculate_status", "get_pods_to_delete", "is_pod_active", "is_pod_available",
+           "is_pod_ready", "pod_key", "rank_pods", "slow_start_batch", "start"]

@@ -6,12 +6,14 @@ labels, annotations and finalizers, the controller ref), creates it and records 
 on the parent: SuccessfulCreate "Created pod: web-abcde" / FailedCreate "Error creating: ...";
 `delete_pod` records SuccessfulDelete "Deleted pod: ..." / FailedDelete "Error deleting: ...".
 
-`compute_hash` (ComputeHash) is defined in `history` and re-exported here.
+`slow_start_batch` is the batching both the ReplicaSet and the StatefulSet controller create pods
+with. `compute_hash` (ComputeHash) is defined in `history` and re-exported here.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -25,6 +27,36 @@ SUCCESSFUL_CREATE = "SuccessfulCreate"
 FAILED_CREATE = "FailedCreate"
 SUCCESSFUL_DELETE = "SuccessfulDelete"
 FAILED_DELETE = "FailedDelete"
+
+# controller.SlowStartInitialBatchSize
+SLOW_START_INITIAL_BATCH_SIZE = 1
+
+
+async def slow_start_batch(count: int, initial_batch_size: int, fn: Callable[[int], Awaitable[Any]],
+                           max_batch_size: int | None = None) -> tuple[int, list[BaseException]]:
+    """slowStartBatch: call fn(0), ..., fn(count-1) in batches of initial, 2x, 4x, ... (at most
+    max_batch_size) and stop after the first batch with a failure, so a call that fails for every pod
+    (quota, admission) is made a handful of times rather than count times. Each batch runs
+    concurrently. Returns (successes, the errors of the failed batch); cancellation propagates."""
+    successes = 0
+    pos = 0
+    remaining = count
+    batch = min(remaining, initial_batch_size)
+    while batch > 0:
+        results = await asyncio.gather(*(fn(i) for i in range(pos, pos + batch)), return_exceptions=True)
+        pos += batch
+        errs = [r for r in results if isinstance(r, BaseException)]
+        for e in errs:
+            if isinstance(e, asyncio.CancelledError):
+                raise e
+        successes += batch - len(errs)
+        if errs:
+            return successes, errs
+        remaining -= batch
+        batch = min(2 * batch, remaining)
+        if max_batch_size is not None:
+            batch = min(batch, max_batch_size)
+    return successes, []
 
 
 def is_namespace_terminating(e: BaseException) -> bool:
@@ -108,5 +140,6 @@ class PodControl:
         self.recorder.event(parent, "Normal", SUCCESSFUL_DELETE, f"Deleted pod: {name}")
 
 
-__all__ = ["FAILED_CREATE", "FAILED_DELETE", "SUCCESSFUL_CREATE", "SUCCESSFUL_DELETE", "PodControl", "compute_hash",
-           "fnv32a", "is_namespace_terminating", "pod_from_template", "pods_prefix"]
+__all__ = ["FAILED_CREATE", "FAILED_DELETE", "SLOW_START_INITIAL_BATCH_SIZE", "SUCCESSFUL_CREATE", "SUCCESSFUL_DELETE",
+           "PodControl", "compute_hash", "fnv32a", "is_namespace_terminating", "pod_from_template", "pods_prefix",
+           "slow_start_batch"]

@@ -14,7 +14,6 @@ recovers from the resulting conflicts. What is written, and in which order, is u
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -68,7 +67,6 @@ class DeploymentController(ProgressMixin, SyncMixin, RollingMixin, RecreateMixin
         self.barrier.watch(self.deployments)
         self.barrier.watch(self.rs_informer)
         self._selectors: dict[str, list[Requirement] | None] = {}
-        self._starter: asyncio.Task | None = None
         self.deployments.add_handlers(self._add_deployment, lambda _old, cur: self.enqueue(cur),
                                       self._delete_deployment)
         self.rs_informer.add_handlers(self._add_rs, self._update_rs, self._delete_rs)
@@ -78,21 +76,7 @@ class DeploymentController(ProgressMixin, SyncMixin, RollingMixin, RecreateMixin
     def run(self, workers: int | None = None) -> None:
         """Start the workers once the informers have synced (the manager starts informers later)."""
 
-        async def start() -> None:
-            await asyncio.gather(*(i.wait_synced() for i in (self.deployments, self.rs_informer, self.pods)))
-            Controller.run(self, workers)
-
-        self._starter = asyncio.get_running_loop().create_task(start())
-
-    async def stop(self) -> None:
-        if self._starter is not None:
-            self._starter.cancel()
-            try:
-                await self._starter
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._starter = None
-        await super().stop()
+        self.start_when_synced(self.deployments, self.rs_informer, self.pods, workers=workers)
 
     # ---- writes (each recorded for the next sync's wait-for-own-writes) -----------------------------
     async def write_rs(self, d: Obj, rs: Obj) -> Obj:

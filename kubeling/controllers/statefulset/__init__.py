@@ -15,7 +15,6 @@ churn without changing what is written or in which order.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -66,7 +65,6 @@ class StatefulSetController(Controller):
         status = StatusUpdater(self.client, on_write=lambda s, o: self._wrote(s, self.sets, o))
         self.control = StatefulSetControl(pod_control, status, history, features)
         self._selectors: dict[str, list[Requirement] | None] = {}
-        self._starter: asyncio.Task | None = None
         self.sets.add_handlers(self.enqueue, lambda _old, cur: self.enqueue(cur), self._delete_set)
         self.pods.add_handlers(self._add_pod, self._update_pod, self._delete_pod)
 
@@ -74,21 +72,7 @@ class StatefulSetController(Controller):
     def run(self, workers: int | None = None) -> None:
         """Start the workers once every informer has synced (the manager starts informers later)."""
 
-        async def start() -> None:
-            await asyncio.gather(*(i.wait_synced() for i in (self.sets, self.pods, self.revisions, self.claims)))
-            Controller.run(self, workers)
-
-        self._starter = asyncio.get_running_loop().create_task(start())
-
-    async def stop(self) -> None:
-        if self._starter is not None:
-            self._starter.cancel()
-            try:
-                await self._starter
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._starter = None
-        await super().stop()
+        self.start_when_synced(self.sets, self.pods, self.revisions, self.claims, workers=workers)
 
     # ---- helpers -------------------------------------------------------------------------------
     def _wrote(self, set_: dict[str, Any], informer: Any, obj: dict[str, Any] | None) -> None:

@@ -21,7 +21,6 @@ Each pass does at most what the policy allows and relies on informer events for 
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +29,7 @@ from typing import Any
 from ...api.errors import ApiError
 from ...api.selectors import selector_from_label_selector
 from ..common import history as hist
+from ..common import podcontrol
 from . import utils
 from .pod_control import StatefulPodControl
 from .utils import AggregateError, deepcopy
@@ -42,26 +42,11 @@ ReplicaFn = Callable[[int], Awaitable[bool]]
 
 
 async def slow_start_batch(initial: int, indices: list[int], fn: ReplicaFn) -> tuple[int, BaseException | None]:
-    """Run fn over indices in batches of 1, 2, 4, ... (at most MAX_BATCH_SIZE) concurrently; stop
-    after the first batch with an error. Returns (successes, error)."""
-    successes = 0
-    pos = 0
-    remaining = len(indices)
-    batch = min(remaining, initial)
-    while batch > 0:
-        chunk = indices[pos:pos + batch]
-        pos += batch
-        results = await asyncio.gather(*(fn(i) for i in chunk), return_exceptions=True)
-        errs = [r for r in results if isinstance(r, BaseException)]
-        for r in errs:
-            if isinstance(r, asyncio.CancelledError):
-                raise r
-        successes += len(chunk) - len(errs)
-        if errs:
-            return successes, AggregateError.of(errs)
-        remaining -= batch
-        batch = min(2 * batch, remaining, MAX_BATCH_SIZE)
-    return successes, None
+    """slowStartBatch of stateful_set_control.go: fn over indices in batches of 1, 2, 4, ... (at most
+    MAX_BATCH_SIZE); returns (successes, the failed batch's errors as one aggregate)."""
+    successes, errs = await podcontrol.slow_start_batch(len(indices), initial, lambda k: fn(indices[k]),
+                                                        MAX_BATCH_SIZE)
+    return successes, AggregateError.of(errs)
 
 
 class StatusUpdater:

@@ -11,13 +11,12 @@ import functools
 import logging
 import math
 import re
-import time
 from typing import Any
 
 import orjson
 
-from ...api.meta import parse_time
 from ..common.history import go_json, new_controller_revision
+from ..common.podutil import is_pod_available, is_pod_ready
 
 log = logging.getLogger(__name__)
 
@@ -419,33 +418,12 @@ def _phase(pod: dict[str, Any]) -> str:
     return (pod.get("status") or {}).get("phase") or ""
 
 
-def _ready_condition(pod: dict[str, Any]) -> dict[str, Any] | None:
-    for c in (pod.get("status") or {}).get("conditions") or ():
-        if c.get("type") == "Ready":
-            return c
-    return None
-
-
-def is_pod_ready(pod: dict[str, Any]) -> bool:
-    c = _ready_condition(pod)
-    return c is not None and c.get("status") == "True"
-
-
 def is_running_and_ready(pod: dict[str, Any]) -> bool:
     return _phase(pod) == "Running" and is_pod_ready(pod)
 
 
-def is_running_and_available(pod: dict[str, Any], min_ready_seconds: int, now: float | None = None) -> bool:
-    """podutil.IsPodAvailable: Ready, and Ready for longer than minReadySeconds."""
-    c = _ready_condition(pod)
-    if c is None or c.get("status") != "True":
-        return False
-    if not min_ready_seconds:
-        return True
-    t = parse_time(c.get("lastTransitionTime"))
-    if t is None:
-        return False
-    return t + min_ready_seconds < (time.time() if now is None else now)
+# upstream isRunningAndAvailable is podutil.IsPodAvailable
+is_running_and_available = is_pod_available
 
 
 def is_created(pod: dict[str, Any]) -> bool:

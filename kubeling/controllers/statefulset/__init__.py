@@ -19,9 +19,10 @@ import logging
 from typing import Any
 
 from ...api.errors import ApiError
-from ...api.selectors import Requirement, matches_labels, selector_from_label_selector
+from ...api.selectors import Requirement
 from ...client.informer import Controller, meta_key
 from .. import register
+from ..common.dependents import DependentHandlers, OwnerLookup, handle_owner_events
 from ..common.expectations import ResourceVersionExpectations
 from ..common.history import History
 from ..common.refmanager import (
@@ -64,102 +65,19 @@ class StatefulSetController(Controller):
         history = History(self.client, self.revisions, on_write=lambda s, o: self._wrote(s, self.revisions, o))
         status = StatusUpdater(self.client, on_write=lambda s, o: self._wrote(s, self.sets, o))
         self.control = StatefulSetControl(pod_control, status, history, features)
-        self._selectors: dict[str, list[Requirement] | None] = {}
-        self.sets.add_handlers(self.enqueue, lambda _old, cur: self.enqueue(cur), self._delete_set)
-        self.pods.add_handlers(self._add_pod, self._update_pod, self._delete_pod)
+        # a pod event concerns the set its controller ref names; an orphan, every set that may adopt it
+        self.owners = OwnerLookup(self.sets, utils.KIND, log_level=logging.WARNING)
+        handle_owner_events(self.owners, self.queue)
+        DependentHandlers(self.owners, self.queue, ready_requeue=True).register(self.pods)
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def run(self, workers: int | None = None) -> None:
         """Start the workers once every informer has synced (the manager starts informers later)."""
-
         self.start_when_synced(self.sets, self.pods, self.revisions, self.claims, workers=workers)
 
     # ---- helpers -------------------------------------------------------------------------------
     def _wrote(self, set_: dict[str, Any], informer: Any, obj: dict[str, Any] | None) -> None:
         self.barrier.observe_write(meta_key(set_), informer, obj)
-
-    def _selector(self, set_: dict[str, Any]) -> list[Requirement] | None:
-        """The parsed spec.selector (immutable in apps/v1), cached per set uid."""
-        uid = set_["metadata"].get("uid") or ""
-        if uid not in self._selectors:
-            self._selectors[uid] = selector_from_label_selector((set_.get("spec") or {}).get("selector"))
-        return self._selectors[uid]
-
-    def resolve_controller_ref(self, namespace: str | None, ref: dict[str, Any]) -> dict[str, Any] | None:
-        if ref.get("kind") != utils.KIND:
-            return None
-        set_ = self.sets.get_by(namespace, ref.get("name") or "")
-        if set_ is None or set_["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return set_
-
-    def sets_for_pod(self, pod: dict[str, Any]) -> list[dict[str, Any]]:
-        """Sets in the pod's namespace whose (non-empty) selector matches the pod's labels."""
-        md = pod["metadata"]
-        labels = md.get("labels") or {}
-        out = []
-        for s in self.sets.by_index("namespace", md.get("namespace") or ""):
-            sel = self._selector(s)
-            if sel and matches_labels(sel, labels):
-                out.append(s)
-        if len(out) > 1:
-            log.warning("user error: more than one StatefulSet is selecting pods with labels: %s. Sets: %s",
-                        labels, [s["metadata"]["name"] for s in out])
-        return out
-
-    # ---- event handlers ------------------------------------------------------------------------
-    def _delete_set(self, set_: dict[str, Any]) -> None:
-        self._selectors.pop(set_["metadata"].get("uid") or "", None)
-        self.enqueue(set_)
-
-    def _add_pod(self, pod: dict[str, Any]) -> None:
-        md = pod["metadata"]
-        if md.get("deletionTimestamp"):
-            # after a restart a pod may first show up already being deleted
-            self._delete_pod(pod)
-            return
-        ref = get_controller_of(pod)
-        if ref is not None:
-            set_ = self.resolve_controller_ref(md.get("namespace"), ref)
-            if set_ is not None:
-                self.enqueue(set_)
-            return
-        for set_ in self.sets_for_pod(pod):
-            self.enqueue(set_)
-
-    def _update_pod(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
-        omd, cmd = old["metadata"], cur["metadata"]
-        if omd.get("resourceVersion") == cmd.get("resourceVersion"):
-            return
-        label_changed = (omd.get("labels") or {}) != (cmd.get("labels") or {})
-        cur_ref = get_controller_of(cur)
-        old_ref = get_controller_of(old)
-        ref_changed = cur_ref != old_ref
-        if ref_changed and old_ref is not None:
-            set_ = self.resolve_controller_ref(omd.get("namespace"), old_ref)
-            if set_ is not None:
-                self.enqueue(set_)
-        if cur_ref is not None:
-            set_ = self.resolve_controller_ref(cmd.get("namespace"), cur_ref)
-            if set_ is None:
-                return
-            self.enqueue(set_)
-            mrs = utils.min_ready_seconds(set_)
-            if mrs > 0 and not utils.is_pod_ready(old) and utils.is_pod_ready(cur):
-                # re-check availability once minReadySeconds have passed (+1s against clock skew)
-                self.queue.add_after(meta_key(set_), mrs + 1.0)
-            return
-        if label_changed or ref_changed:
-            for set_ in self.sets_for_pod(cur):
-                self.enqueue(set_)
-
-    def _delete_pod(self, pod: dict[str, Any]) -> None:
-        ref = get_controller_of(pod)
-        if ref is None:
-            return
-        set_ = self.resolve_controller_ref(pod["metadata"].get("namespace"), ref)
-        if set_ is not None:
-            self.enqueue(set_)
 
     # ---- sync ----------------------------------------------------------------------------------
     async def sync(self, key: str) -> None:
@@ -178,7 +96,7 @@ class StatefulSetController(Controller):
             raise errs[0] from None
 
     async def _sync(self, key: str, set_: dict[str, Any]) -> None:
-        selector = self._selector(set_)
+        selector = self.owners.selectors.get(set_)
         if selector is None:
             return  # a nil selector selects nothing; validation prevents it
         await self._adopt_orphan_revisions(set_)

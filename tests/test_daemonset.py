@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from conftest import REPO, KubelingCluster, wait_for
 
-SEED_MANIFEST = "/work/shared/seed/manifests/nginx-ds.yaml"
+SEED_MANIFEST = f"{REPO}/docs/examples/nginx-ds.yaml"
 CP_TOLERATION = {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
 WORKERS = ["node1", "node2"]
 ALL_NODES = ["master", "node1", "node2"]

@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,9 +20,7 @@ from typing import Any
 import pytest
 from conftest import REPO, KubelingCluster, wait_for
 
-SEED = os.path.join(REPO, "..", "shared", "seed", "manifests")
-if not os.path.isdir(SEED):
-    SEED = "/work/shared/seed/manifests"
+SEED = os.path.join(REPO, "docs", "examples")  # the tutorial's manifests, verbatim
 
 PV_HEADER = ("NAME    CAPACITY   ACCESS MODES   RECLAIM POLICY   STATUS      CLAIM   STORAGECLASS   "
              "VOLUMEATTRIBUTESCLASS   REASON   AGE")
@@ -233,6 +232,8 @@ def test_seed_static_pvs_then_claims(static: KubelingCluster) -> None:
     assert static.kubectl("get", "sc").stderr.strip() == "No resources found"
 
     if _has("kubeling.controllers.statefulset") and _has("kubeling.scheduler.scheduler"):
+        for d in ("/tmp/pv001", "/tmp/pv002"):  # the seed's hostPath PVs: the kubelet must create them
+            shutil.rmtree(d, ignore_errors=True)
         static.kubectl("apply", "-f", os.path.join(SEED, "nginx-sts.yaml"))
         timeout = 60.0
     else:  # the claims the StatefulSet would create, one after the other
@@ -268,6 +269,11 @@ def test_seed_static_pvs_then_claims(static: KubelingCluster) -> None:
     pv_rows = table(static.kubectl("get", "pv").stdout)[1]
     assert [(r["NAME"], r["STATUS"], r["CLAIM"]) for r in pv_rows] == [
         ("pv001", "Bound", "default/www-web-0"), ("pv002", "Bound", "default/www-web-1")]
+    if _has("kubeling.controllers.statefulset") and _has("kubeling.node.simulator"):
+        # Once the pods run, their hostPath volumes are real directories on this machine.
+        static.kubectl("rollout", "status", "sts/web", "--timeout=60s")
+        wait_for(lambda: os.path.isdir("/tmp/pv001") and os.path.isdir("/tmp/pv002"), timeout=10,
+                 what="hostPath directories of pv001/pv002")
 
 
 # ---- Must show 3: matching rules, pre-binding, selectors ------------------------------------------------

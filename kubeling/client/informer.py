@@ -360,6 +360,8 @@ class Controller:
     hold_factor = 3.0
     hold_min = 0.001
     hold_max = 1.0
+    # API error codes that are part of normal operation (a stale cache's conflict): logged at debug
+    quiet_errors: tuple[int, ...] = (409,)
 
     def __init__(self) -> None:
         self.queue = WorkQueue(self.name)
@@ -382,8 +384,8 @@ class Controller:
             except asyncio.CancelledError:
                 raise
             except ApiError as e:
-                if e.code == 409:
-                    log.debug("%s: conflict syncing %s; requeue", self.name, key)
+                if e.code in self.quiet_errors:
+                    log.debug("%s: syncing %s: %s; requeue", self.name, key, e.message)
                 else:
                     log.warning("%s: error syncing %s: %s", self.name, key, e.message)
                 self.queue.add_rate_limited(key)

@@ -32,7 +32,7 @@ from ..api import meta
 from ..api.errors import ApiError
 from ..client.client import deepcopy
 from ..client.context import ComponentContext
-from ..client.informer import WorkQueue, meta_key
+from ..client.informer import Controller, meta_key
 from . import register
 from .persistentvolume_utils import (
     ANN_BETA_STORAGE_PROVISIONER,
@@ -93,13 +93,16 @@ class ProvisioningError(Exception):
         self.reschedule = reschedule
 
 
-class LocalPathProvisioner:
-    """Provisions claims annotated for rancher.io/local-path and deletes their released volumes."""
+class LocalPathProvisioner(Controller):
+    """Provisions claims annotated for rancher.io/local-path and deletes their released volumes;
+    one queue of ("c", ns/name) claim keys and ("v", name) volume keys."""
 
     name = "local-path-provisioner"
     workers = 16
+    hold_factor = 0.0
 
     def __init__(self, ctx: ComponentContext) -> None:
+        super().__init__()
         self.client = ctx.client
         self.base = os.path.abspath(os.path.join(ctx.data_dir or ".", "local-path"))
         f = ctx.informers
@@ -111,8 +114,6 @@ class LocalPathProvisioner:
         self.identity = f"{PROVISIONER}_local-path-provisioner-{meta.random_suffix(10)}-{meta.random_suffix(5)}" \
                         f"_{uuid.uuid4()}"
         self.recorder = ctx.recorder(self.identity)
-        self.queue = WorkQueue(self.name)
-        self._tasks: list[asyncio.Task] = []
         self.claims.add_handlers(self._claim_changed, lambda o, n: self._claim_changed(n), None)
         self.pvs.add_handlers(self._pv_changed, lambda o, n: self._pv_changed(n), None)
 
@@ -129,48 +130,15 @@ class LocalPathProvisioner:
             self.queue.add(("v", pv["metadata"]["name"]))
 
     # ---- lifecycle -------------------------------------------------------------------------------
-    def run(self) -> None:
-        self._tasks.append(asyncio.get_running_loop().create_task(self._main()))
+    def run(self, workers: int | None = None) -> None:
+        self.start_when_synced(self.claims, self.pvs, self.classes, self.nodes, workers=workers)
 
-    async def _main(self) -> None:
-        for inf in (self.claims, self.pvs, self.classes, self.nodes):
-            await inf.wait_synced()
-        loop = asyncio.get_running_loop()
-        for _ in range(self.workers):
-            self._tasks.append(loop.create_task(self._worker()))
-
-    async def _worker(self) -> None:
-        while True:
-            item = await self.queue.get()
-            try:
-                kind, key = item
-                if kind == "c":
-                    await self.sync_claim(key)
-                else:
-                    await self.sync_volume(key)
-                self.queue.forget(item)
-            except asyncio.CancelledError:
-                raise
-            except ApiError as e:
-                if e.code != 409:
-                    log.warning("%s: syncing %s: %s", self.name, item, e.message)
-                self.queue.add_rate_limited(item)
-            except Exception:
-                log.exception("%s: syncing %s", self.name, item)
-                self.queue.add_rate_limited(item)
-            finally:
-                self.queue.done(item)
-
-    async def stop(self) -> None:
-        self.queue.shutdown()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
-        self._tasks.clear()
+    async def sync(self, key: tuple[str, str]) -> None:  # type: ignore[override]
+        kind, name = key
+        if kind == "c":
+            await self.sync_claim(name)
+        else:
+            await self.sync_volume(name)
 
     # ---- provisioning ----------------------------------------------------------------------------
     async def sync_claim(self, key: str) -> None:

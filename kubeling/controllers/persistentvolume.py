@@ -36,7 +36,7 @@ from ..api import meta
 from ..api.errors import ApiError
 from ..client.client import deepcopy
 from ..client.context import ComponentContext
-from ..client.informer import WorkQueue, meta_key
+from ..client.informer import Controller, meta_key
 from . import register
 from .persistentvolume_utils import (
     ANN_BETA_STORAGE_PROVISIONER,
@@ -89,14 +89,17 @@ def _phase(obj: Obj) -> str:
     return (obj.get("status") or {}).get("phase") or ""
 
 
-class PersistentVolumeController:
+class PersistentVolumeController(Controller):
     """Binds claims and volumes and runs reclaim policies; one queue of ("c", ns/name) claim keys
     and ("v", name) volume keys."""
 
     name = "persistentvolume-binder"
     workers = 16
+    hold_factor = 0.0
+    quiet_errors = (404, 409)
 
     def __init__(self, ctx: ComponentContext) -> None:
+        super().__init__()
         self.client = ctx.client
         f = ctx.informers
         self.pvs = f.informer(PV)
@@ -107,7 +110,6 @@ class PersistentVolumeController:
         self.pods.add_indexer(INDEX_POD_PVC, index_pod_by_pvc)
         self.nodes = f.informer("nodes")
         self.recorder = ctx.recorder("persistentvolume-controller")
-        self.queue = WorkQueue(self.name)
         # Newer versions this controller wrote than the informers may have seen yet (upstream's
         # storeVolumeUpdate/storeClaimUpdate), so a sync never acts on its own stale past.
         self._pv_new: dict[str, Obj] = {}
@@ -118,7 +120,6 @@ class PersistentVolumeController:
         self._unbound: dict[str, str] = {}  # claims without bind-completed -> their class
         self._dirty_classes: set[str] = set()
         self._flush_scheduled = False
-        self._tasks: list[asyncio.Task] = []
         self.pvs.add_handlers(self._pv_added, self._pv_updated, self._pv_deleted)
         self.claims.add_handlers(self._claim_added, self._claim_updated, self._claim_deleted)
         self.classes.add_handlers(lambda o: self._enqueue_unbound(), lambda o, n: self._enqueue_unbound(), None)
@@ -234,16 +235,15 @@ class PersistentVolumeController:
         return new
 
     # ---- lifecycle -------------------------------------------------------------------------------
-    def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self._main()))
+    def run(self, workers: int | None = None) -> None:
+        self.start_when_synced(self.pvs, self.claims, self.classes, self.pods, self.nodes, workers=workers,
+                               then=self._start_resync)
 
-    async def _main(self) -> None:
-        for inf in (self.pvs, self.claims, self.classes, self.pods, self.nodes):
-            await inf.wait_synced()
-        loop = asyncio.get_running_loop()
-        for _ in range(self.workers):
-            self._tasks.append(loop.create_task(self._worker()))
+    def _start_resync(self) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(self._resync()))
+
+    async def _resync(self) -> None:
+        """Every RESYNC_PERIOD, every claim and volume is synced again (upstream's resync)."""
         while True:
             await asyncio.sleep(RESYNC_PERIOD)
             for key in list(self.claims.cache):
@@ -251,38 +251,12 @@ class PersistentVolumeController:
             for name in list(self.pvs.cache):
                 self.queue.add(("v", name))
 
-    async def _worker(self) -> None:
-        while True:
-            item = await self.queue.get()
-            try:
-                kind, key = item
-                if kind == "c":
-                    await self.sync_claim(key)
-                else:
-                    await self.sync_volume(key)
-                self.queue.forget(item)
-            except asyncio.CancelledError:
-                raise
-            except ApiError as e:
-                if e.code not in (409, 404):
-                    log.warning("%s: syncing %s: %s", self.name, item, e.message)
-                self.queue.add_rate_limited(item)
-            except Exception:
-                log.exception("%s: syncing %s", self.name, item)
-                self.queue.add_rate_limited(item)
-            finally:
-                self.queue.done(item)
-
-    async def stop(self) -> None:
-        self.queue.shutdown()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
-        self._tasks.clear()
+    async def sync(self, key: tuple[str, str]) -> None:  # type: ignore[override]
+        kind, name = key
+        if kind == "c":
+            await self.sync_claim(name)
+        else:
+            await self.sync_volume(name)
 
     # ---- claims ----------------------------------------------------------------------------------
     async def sync_claim(self, key: str) -> None:
@@ -713,21 +687,22 @@ def _scrub(path: str) -> None:
         _remove_all(os.path.join(path, entry))
 
 
-class VolumeExpander:
+class VolumeExpander(Controller):
     """Simulated volume expansion: the external resizer grows the volume, the kubelet reports the
     new size in the claim's status (RecoverVolumeExpansionFailure, beta in 1.32, adds
     status.allocatedResources)."""
 
     name = "persistentvolume-expander"
+    workers = 1
+    hold_factor = 0.0
 
     def __init__(self, ctx: ComponentContext) -> None:
+        super().__init__()
         self.client = ctx.client
         self.claims = ctx.informers.informer(PVC)
         self.pvs = ctx.informers.informer(PV)
         self.classes = ctx.informers.informer(SC)
         self.recorder = ctx.recorder("volume_expand")
-        self.queue = WorkQueue(self.name)
-        self._tasks: list[asyncio.Task] = []
         self.claims.add_handlers(self._maybe_enqueue, lambda o, n: self._maybe_enqueue(n), None)
 
     def _wants_resize(self, claim: Obj) -> bool:
@@ -740,28 +715,8 @@ class VolumeExpander:
         if self._wants_resize(claim):
             self.queue.add(meta_key(claim))
 
-    def run(self) -> None:
-        self._tasks.append(asyncio.get_running_loop().create_task(self._worker()))
-
-    async def _worker(self) -> None:
-        for inf in (self.claims, self.pvs, self.classes):
-            await inf.wait_synced()
-        while True:
-            key = await self.queue.get()
-            try:
-                await self.sync(key)
-                self.queue.forget(key)
-            except asyncio.CancelledError:
-                raise
-            except ApiError as e:
-                if e.code != 409:
-                    log.warning("%s: syncing %s: %s", self.name, key, e.message)
-                self.queue.add_rate_limited(key)
-            except Exception:
-                log.exception("%s: syncing %s", self.name, key)
-                self.queue.add_rate_limited(key)
-            finally:
-                self.queue.done(key)
+    def run(self, workers: int | None = None) -> None:
+        self.start_when_synced(self.claims, self.pvs, self.classes, workers=workers)
 
     async def sync(self, key: str) -> None:
         claim = self.claims.get(key)
@@ -797,17 +752,6 @@ class VolumeExpander:
             st.pop("conditions", None)
         await self.client.update_status(PVC, new)
         self.recorder.event(claim, "Normal", "VolumeResizeSuccessful", "Resize volume succeeded")
-
-    async def stop(self) -> None:
-        self.queue.shutdown()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
-        self._tasks.clear()
 
 
 @register("persistentvolume-binder")

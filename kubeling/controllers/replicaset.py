@@ -27,11 +27,12 @@ from typing import Any
 
 from ..api.errors import ApiError
 from ..api.meta import now_rfc3339, parse_time
-from ..api.selectors import Requirement, matches_labels, selector_from_label_selector
+from ..api.selectors import matches_labels
 from ..client.client import deepcopy
 from ..client.informer import Controller, meta_key
 from . import register
 from .common import podcontrol
+from .common.dependents import DependentHandlers, OwnerLookup, handle_owner_events
 from .common.expectations import UIDTrackingExpectations
 from .common.podcontrol import SLOW_START_INITIAL_BATCH_SIZE, PodControl, is_namespace_terminating
 from .common.podutil import get_pod_ready_condition, is_pod_active, is_pod_available, is_pod_ready, pod_key
@@ -316,50 +317,19 @@ class ReplicaSetController(Controller):
         self.pod_control = PodControl(self.client, self.recorder)
         self.expectations = UIDTrackingExpectations()
         self.burst_replicas = BURST_REPLICAS
-        self._selectors: dict[str, list[Requirement] | None] = {}
-        self.rss.add_handlers(self._add_rs, self._update_rs, self._delete_rs)
-        self.pods.add_handlers(self._add_pod, self._update_pod, self._delete_pod)
+        self.owners = OwnerLookup(self.rss, CONTROLLER_KIND[1])
+        handle_owner_events(self.owners, self.queue, forget=lambda key, _rs: self.expectations.delete_expectations(key))
+        DependentHandlers(self.owners, self.queue, terminating="delete-old-too", ready_requeue=True,
+                          created=lambda key, _pod: self.expectations.creation_observed(key),
+                          deleted=lambda key, pod: self.expectations.deletion_observed(key, pod_key(pod))
+                          ).register(self.pods)
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def run(self, workers: int | None = None) -> None:
         """Start the workers once both informers have synced (the manager starts informers later)."""
-
         self.start_when_synced(self.rss, self.pods, workers=workers)
 
     # ---- lookups -----------------------------------------------------------------------------------
-    def _selector(self, rs: Obj) -> list[Requirement] | None:
-        """spec.selector parsed once per set (it is immutable in apps/v1)."""
-        uid = rs["metadata"].get("uid") or ""
-        sel = self._selectors.get(uid, False)
-        if sel is False:
-            sel = selector_from_label_selector((rs.get("spec") or {}).get("selector"))
-            self._selectors[uid] = sel
-        return sel  # type: ignore[return-value]
-
-    def resolve_controller_ref(self, namespace: str | None, ref: Obj) -> Obj | None:
-        if ref.get("kind") != CONTROLLER_KIND[1]:
-            return None
-        rs = self.rss.get_by(namespace, ref.get("name") or "")
-        if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return rs
-
-    def get_pod_replica_sets(self, pod: Obj) -> list[Obj]:
-        """GetPodReplicaSets: sets of the pod's namespace whose non-empty selector matches it."""
-        md = pod["metadata"]
-        labels = md.get("labels")
-        if not labels:
-            return []
-        out = []
-        for rs in self.rss.by_index("namespace", md.get("namespace") or ""):
-            sel = self._selector(rs)
-            if sel and matches_labels(sel, labels):
-                out.append(rs)
-        if len(out) > 1:
-            log.debug("user error: more than one ReplicaSet is selecting pods with labels %s: %s", labels,
-                      [r["metadata"]["name"] for r in out])
-        return out
-
     def get_indirectly_related_pods(self, rs: Obj) -> list[Obj]:
         """getIndirectlyRelatedPods: pods selected by any set sharing rs's controller (rs included)."""
         ref = get_controller_of(rs)
@@ -371,7 +341,7 @@ class ReplicaSetController(Controller):
         seen: set[str] = set()
         out: list[Obj] = []
         for other in related:
-            sel = self._selector(other)
+            sel = self.owners.selectors.get(other)
             if sel is None:
                 continue
             for p in ns_pods:
@@ -382,81 +352,6 @@ class ReplicaSetController(Controller):
                 out.append(p)
         return out
 
-    # ---- event handlers ----------------------------------------------------------------------------
-    def _add_rs(self, rs: Obj) -> None:
-        self.enqueue(rs)
-
-    def _update_rs(self, old: Obj, cur: Obj) -> None:
-        if old["metadata"].get("uid") != cur["metadata"].get("uid"):
-            self._delete_rs(old)
-        self.enqueue(cur)
-
-    def _delete_rs(self, rs: Obj) -> None:
-        key = meta_key(rs)
-        self.expectations.delete_expectations(key)
-        self._selectors.pop(rs["metadata"].get("uid") or "", None)
-        self.queue.add(key)
-
-    def _add_pod(self, pod: Obj) -> None:
-        md = pod["metadata"]
-        if md.get("deletionTimestamp"):
-            # after a restart a pod may first show up already being deleted: not a creation
-            self._delete_pod(pod)
-            return
-        ref = get_controller_of(pod)
-        if ref is not None:
-            rs = self.resolve_controller_ref(md.get("namespace"), ref)
-            if rs is None:
-                return
-            key = meta_key(rs)
-            self.expectations.creation_observed(key)
-            self.queue.add(key)
-            return
-        for rs in self.get_pod_replica_sets(pod):
-            self.enqueue(rs)
-
-    def _update_pod(self, old: Obj, cur: Obj) -> None:
-        omd, cmd = old["metadata"], cur["metadata"]
-        if omd.get("resourceVersion") == cmd.get("resourceVersion"):
-            return
-        label_changed = (omd.get("labels") or {}) != (cmd.get("labels") or {})
-        if cmd.get("deletionTimestamp"):
-            self._delete_pod(cur)
-            if label_changed:
-                self._delete_pod(old)
-            return
-        cur_ref = get_controller_of(cur)
-        old_ref = get_controller_of(old)
-        ref_changed = cur_ref != old_ref
-        if ref_changed and old_ref is not None:
-            rs = self.resolve_controller_ref(omd.get("namespace"), old_ref)
-            if rs is not None:
-                self.enqueue(rs)
-        if cur_ref is not None:
-            rs = self.resolve_controller_ref(cmd.get("namespace"), cur_ref)
-            if rs is None:
-                return
-            self.enqueue(rs)
-            mrs = _min_ready_seconds(rs)
-            if mrs > 0 and not is_pod_ready(old) and is_pod_ready(cur):
-                # availability check once minReadySeconds have passed (+1s against clock skew)
-                self.queue.add_after(meta_key(rs), mrs + 1.0)
-            return
-        if label_changed or ref_changed:
-            for rs in self.get_pod_replica_sets(cur):
-                self.enqueue(rs)
-
-    def _delete_pod(self, pod: Obj) -> None:
-        ref = get_controller_of(pod)
-        if ref is None:
-            return
-        rs = self.resolve_controller_ref(pod["metadata"].get("namespace"), ref)
-        if rs is None:
-            return
-        key = meta_key(rs)
-        self.expectations.deletion_observed(key, pod_key(pod))
-        self.queue.add(key)
-
     # ---- sync --------------------------------------------------------------------------------------
     async def sync(self, key: str) -> None:
         """syncReplicaSet: claim pods, manage replicas when expectations allow, write status."""
@@ -465,7 +360,7 @@ class ReplicaSetController(Controller):
             self.expectations.delete_expectations(key)
             return
         needs_sync = self.expectations.satisfied_expectations(key)
-        selector = self._selector(rs)
+        selector = self.owners.selectors.get(rs)
         if selector is None:
             return  # a nil selector matches nothing; validation prevents it
         candidates = [p for p in objects_for_owner(self.pods, rs) if is_pod_active(p)]

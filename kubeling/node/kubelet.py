@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -653,6 +654,8 @@ class NodeAgent:
         if st.get("phase") in ("Succeeded", "Failed"):
             self.forget_pod(md["uid"])
             return None
+        if md["uid"] not in self.pods:
+            await self._setup_host_paths(pod)
         rt = self._runtime_for(pod, now)
         want, wake, milestones = self.desired_pod_status(pod, rt, now)
         if want is not None and _status_differs(st, want):
@@ -670,6 +673,35 @@ class NodeAgent:
         if wake is None:
             return None
         return max(wake - now, 0.0)
+
+    async def _setup_host_paths(self, pod: dict[str, Any]) -> None:
+        """Create the host directories a pod mounts, as the kubelet (DirectoryOrCreate) and the container
+        runtime (unset type) do on a real node: pod hostPath volumes and hostPath PVs bound to its claims."""
+        ns = pod["metadata"].get("namespace")
+        for vol in (pod.get("spec") or {}).get("volumes") or ():
+            hp = vol.get("hostPath")
+            if hp is None and vol.get("persistentVolumeClaim"):
+                try:
+                    claim = await self.sim.client.get("persistentvolumeclaims", ns,
+                                                      vol["persistentVolumeClaim"].get("claimName", ""))
+                    pv_name = (claim.get("spec") or {}).get("volumeName")
+                    if not pv_name:
+                        continue
+                    hp = ((await self.sim.client.get("persistentvolumes", None, pv_name)).get("spec") or {}
+                          ).get("hostPath")
+                except ApiError:
+                    continue
+            if not hp or not hp.get("path"):
+                continue
+            kind = hp.get("type") or ""
+            try:
+                if kind in ("", "DirectoryOrCreate"):
+                    os.makedirs(hp["path"], mode=0o755, exist_ok=True)
+                elif kind == "FileOrCreate" and not os.path.exists(hp["path"]):
+                    os.makedirs(os.path.dirname(hp["path"]) or "/", exist_ok=True)
+                    open(hp["path"], "a").close()
+            except OSError as e:
+                log.warning("node %s: cannot create hostPath %s: %s", self.name, hp["path"], e)
 
     # ---- the pod status the kubelet would post ---------------------------------------------------------
     def desired_pod_status(self, pod: dict[str, Any], rt: PodRuntime, now: float

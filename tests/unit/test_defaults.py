@@ -10,8 +10,8 @@ import yaml
 from kubeling.api import defaults as D
 from kubeling.api.errors import ApiError
 
-SEED = Path("/work/shared/seed/manifests")
-WIRE = Path("/work/shared/reference/kubectl-wire")
+SEED = Path(__file__).resolve().parents[2] / "docs" / "examples"
+WIRE = Path(__file__).resolve().parents[1] / "fixtures" / "reference"
 
 
 def _load(path: Path) -> list[dict]:

@@ -11,7 +11,7 @@ from kubeling.api import defaults as D
 from kubeling.api import validation as V
 from kubeling.api.errors import invalid
 
-SEED = Path("/work/shared/seed/manifests")
+SEED = Path(__file__).resolve().parents[2] / "docs" / "examples"
 SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
                  "must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation "
                  "is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")

@@ -18,10 +18,11 @@ import logging
 from typing import Any
 
 from ...api.errors import ApiError
-from ...api.selectors import Requirement, matches_labels, selector_from_label_selector
+from ...api.selectors import matches_labels
 from ...client.client import deepcopy
 from ...client.informer import Controller, meta_key
 from .. import register
+from ..common.dependents import DependentHandlers, OwnerLookup, handle_owner_events
 from ..common.expectations import ResourceVersionExpectations
 from ..common.refmanager import (
     CONTROLLER_INDEX,
@@ -66,16 +67,17 @@ class DeploymentController(ProgressMixin, SyncMixin, RollingMixin, RecreateMixin
         self.barrier = ResourceVersionExpectations(on_ready=self.queue.add, requeue_after=self.queue.add_after)
         self.barrier.watch(self.deployments)
         self.barrier.watch(self.rs_informer)
-        self._selectors: dict[str, list[Requirement] | None] = {}
-        self.deployments.add_handlers(self._add_deployment, lambda _old, cur: self.enqueue(cur),
-                                      self._delete_deployment)
-        self.rs_informer.add_handlers(self._add_rs, self._update_rs, self._delete_rs)
+        # a ReplicaSet event concerns the deployment its controller ref names; an orphan, every
+        # deployment that may adopt it
+        self.owners = OwnerLookup(self.deployments, CONTROLLER_KIND[1])
+        self.replica_sets = OwnerLookup(self.rs_informer, "ReplicaSet")
+        handle_owner_events(self.owners, self.queue)
+        DependentHandlers(self.owners, self.queue).register(self.rs_informer)
         self.pods.add_handlers(None, None, self._delete_pod)
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def run(self, workers: int | None = None) -> None:
         """Start the workers once the informers have synced (the manager starts informers later)."""
-
         self.start_when_synced(self.deployments, self.rs_informer, self.pods, workers=workers)
 
     # ---- writes (each recorded for the next sync's wait-for-own-writes) -----------------------------
@@ -108,57 +110,17 @@ class DeploymentController(ProgressMixin, SyncMixin, RollingMixin, RecreateMixin
         return out
 
     # ---- lookups -----------------------------------------------------------------------------------
-    def _selector(self, d: Obj) -> list[Requirement] | None:
-        """spec.selector parsed once per deployment (immutable in apps/v1)."""
-        uid = d["metadata"].get("uid") or ""
-        sel = self._selectors.get(uid, False)
-        if sel is False:
-            sel = selector_from_label_selector((d.get("spec") or {}).get("selector"))
-            self._selectors[uid] = sel
-        return sel  # type: ignore[return-value]
-
-    def resolve_controller_ref(self, namespace: str | None, ref: Obj) -> Obj | None:
-        if ref.get("kind") != CONTROLLER_KIND[1]:
-            return None
-        d = self.deployments.get_by(namespace, ref.get("name") or "")
-        if d is None or d["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return d
-
-    def get_deployments_for_replica_set(self, rs: Obj) -> list[Obj]:
-        """GetDeploymentsForReplicaSet: deployments whose non-empty selector matches rs's labels."""
-        md = rs["metadata"]
-        labels = md.get("labels")
-        if not labels:
-            return []
-        out = []
-        for d in self.deployments.by_index("namespace", md.get("namespace") or ""):
-            sel = self._selector(d)
-            if sel and matches_labels(sel, labels):
-                out.append(d)
-        if len(out) > 1:
-            log.debug("user error: more than one deployment is selecting replica set %s/%s with labels %s",
-                      md.get("namespace"), md["name"], labels)
-        return out
-
     def get_deployment_for_pod(self, pod: Obj) -> Obj | None:
-        ref = get_controller_of(pod)
-        if ref is None or ref.get("kind") != "ReplicaSet":
-            return None
-        rs = self.rs_informer.get_by(pod["metadata"].get("namespace"), ref.get("name") or "")
-        if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
-            return None
-        rs_ref = get_controller_of(rs)
-        if rs_ref is None:
-            return None
-        return self.resolve_controller_ref(rs["metadata"].get("namespace"), rs_ref)
+        """getDeploymentForPod: the deployment owning the ReplicaSet that owns the pod."""
+        rs = self.replica_sets.owner_of(pod)
+        return None if rs is None else self.owners.owner_of(rs)
 
     async def get_replica_sets_for_deployment(self, d: Obj) -> list[Obj]:
         """getReplicaSetsForDeployment: owned ReplicaSets that still match, plus adopted orphans;
         owned ones that stopped matching are released."""
         key = meta_key(d)
         mgr = ControllerRefManager(
-            self.client, d, self._selector(d), CONTROLLER_KIND,
+            self.client, d, self.owners.selectors.get(d), CONTROLLER_KIND,
             can_adopt=live_owner_check(self.client, DEPLOYMENTS, d),
             on_write=lambda _res, obj: self.barrier.observe_write(key, self.rs_informer, obj))
         try:
@@ -168,7 +130,7 @@ class DeploymentController(ProgressMixin, SyncMixin, RollingMixin, RecreateMixin
 
     def get_pod_map_for_deployment(self, d: Obj, rs_list: list[Obj]) -> dict[str, list[Obj]]:
         """getPodMapForDeployment: the deployment's pods grouped by the uid of their ReplicaSet."""
-        sel = self._selector(d) or []
+        sel = self.owners.selectors.get(d) or []
         out: dict[str, list[Obj]] = {}
         for rs in rs_list:
             uid = rs["metadata"].get("uid") or ""
@@ -177,55 +139,6 @@ class DeploymentController(ProgressMixin, SyncMixin, RollingMixin, RecreateMixin
         return out
 
     # ---- event handlers ----------------------------------------------------------------------------
-    def _add_deployment(self, d: Obj) -> None:
-        self.enqueue(d)
-
-    def _delete_deployment(self, d: Obj) -> None:
-        self._selectors.pop(d["metadata"].get("uid") or "", None)
-        self.enqueue(d)
-
-    def _add_rs(self, rs: Obj) -> None:
-        md = rs["metadata"]
-        if md.get("deletionTimestamp"):
-            self._delete_rs(rs)
-            return
-        ref = get_controller_of(rs)
-        if ref is not None:
-            d = self.resolve_controller_ref(md.get("namespace"), ref)
-            if d is not None:
-                self.enqueue(d)
-            return
-        for d in self.get_deployments_for_replica_set(rs):
-            self.enqueue(d)
-
-    def _update_rs(self, old: Obj, cur: Obj) -> None:
-        omd, cmd = old["metadata"], cur["metadata"]
-        if omd.get("resourceVersion") == cmd.get("resourceVersion"):
-            return
-        cur_ref = get_controller_of(cur)
-        old_ref = get_controller_of(old)
-        ref_changed = cur_ref != old_ref
-        if ref_changed and old_ref is not None:
-            d = self.resolve_controller_ref(omd.get("namespace"), old_ref)
-            if d is not None:
-                self.enqueue(d)
-        if cur_ref is not None:
-            d = self.resolve_controller_ref(cmd.get("namespace"), cur_ref)
-            if d is not None:
-                self.enqueue(d)
-            return
-        if (omd.get("labels") or {}) != (cmd.get("labels") or {}) or ref_changed:
-            for d in self.get_deployments_for_replica_set(cur):
-                self.enqueue(d)
-
-    def _delete_rs(self, rs: Obj) -> None:
-        ref = get_controller_of(rs)
-        if ref is None:
-            return
-        d = self.resolve_controller_ref(rs["metadata"].get("namespace"), ref)
-        if d is not None:
-            self.enqueue(d)
-
     def _delete_pod(self, pod: Obj) -> None:
         """A Recreate deployment continues once its last pod is gone."""
         d = self.get_deployment_for_pod(pod)
@@ -255,7 +168,7 @@ class DeploymentController(ProgressMixin, SyncMixin, RollingMixin, RecreateMixin
                 status["observedGeneration"] = util.generation(d)
                 await self.update_deployment_status(d)
             return
-        if self._selector(d) is None:
+        if self.owners.selectors.get(d) is None:
             return  # a nil selector selects nothing; validation prevents it
         rs_list = await self.get_replica_sets_for_deployment(d)
         if d["metadata"].get("deletionTimestamp"):

@@ -167,6 +167,55 @@ def objects(draw: Any) -> Any:
     return obj
 
 
+STRINGS = ["", "x", "-", "a" * 300, "0", "1Gi", "-1", "1e400", "ab/cd", "..", "*", "日本", "2020-01-01T00:00:00Z",
+           "not-a-date", "0.0.0.0", "::1", "10.96.0.1", "TCP", "Always", "None", "ClusterIP", "NodePort", "50%",
+           "Bad_Name", "\x00", "a\nb"]
+INTS = [0, -1, 1, 3, 80, 65536, 2**31 - 1, -2**31, 2**40]
+
+
+def _typed(rnd: Any, node: Any, depth: int) -> Any:
+    """A value of the schema's types (so it passes decoding) with hostile contents."""
+    from kubeling.api import schema
+
+    node = schema.resolve(node) or {}
+    if depth > 6:
+        return None
+    if "properties" in node:
+        props = [k for k in node["properties"] if k not in ("apiVersion", "kind", "metadata")]
+        return {k: _typed(rnd, node["properties"][k], depth + 1)
+                for k in rnd.sample(props, k=min(len(props), rnd.randint(0, 6)))}
+    ap = node.get("additionalProperties")
+    if isinstance(ap, dict):
+        return {rnd.choice(["a", "b/c", "", "x.y", "ÄÖ", "k" * 70]): _typed(rnd, ap, depth + 1)
+                for _ in range(rnd.randint(0, 2))}
+    t, f = node.get("type"), node.get("format", "")
+    if t == "array":
+        return [_typed(rnd, node.get("items"), depth + 1) for _ in range(rnd.randint(0, 2))]
+    if f == "int-or-string":
+        return rnd.choice([rnd.choice(INTS), rnd.choice(["", "50%", "abc", "-1%", "1000000%"])])
+    if t == "string":
+        return rnd.choice(node["enum"]) if node.get("enum") and rnd.random() < 0.5 else rnd.choice(STRINGS)
+    if t == "integer":
+        return rnd.choice(INTS)
+    if t == "number":
+        return rnd.choice([0.0, -1.5, 1e300])
+    if t == "boolean":
+        return rnd.choice([True, False])
+    return rnd.choice(["1Gi", "abc", "", 5, None])
+
+
+@st.composite
+def typed_objects(draw: Any) -> tuple[Any, Any]:
+    """(resource type, object of that kind with schema-correct types, hostile values and a hostile name)."""
+    from kubeling.api.resources import RESOURCES
+
+    rt = draw(st.sampled_from([r for r in RESOURCES if r.def_name and "create" in r.verbs]))
+    obj = _typed(draw(st.randoms(use_true_random=False)), {"$ref": rt.def_name}, 0) or {}
+    obj.update(apiVersion=rt.group_version, kind=rt.kind, metadata={"name": draw(hostile_name),
+                                                                    "labels": {"app": "fuzz"}})
+    return rt, obj
+
+
 def _varint(n: int) -> bytes:
     out = bytearray()
     while True:
@@ -234,7 +283,25 @@ query_values = st.one_of(text, st.sampled_from(["", "-1", "0", "1", "true", "fal
 
 
 @st.composite
+def typed_requests(draw: Any) -> tuple[str, str, bytes | None, dict[str, str], str]:
+    """The admin writing well-typed but hostile objects of every kind (create, replace, every patch type)."""
+    rt, obj = draw(typed_objects())
+    root = f"/apis/{rt.group}/{rt.version}" if rt.group else "/api/v1"
+    path = f"{root}/namespaces/{NS}/{rt.plural}" if rt.namespaced else f"{root}/{rt.plural}"
+    method = draw(st.sampled_from(["POST", "PUT", "PATCH"]))
+    if method != "POST":
+        path += "/" + quote(obj["metadata"]["name"], safe="")
+    ct = {"POST": "application/json", "PUT": "application/json"}.get(method) or draw(st.sampled_from(
+        ["application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml"]))
+    return method, path + "?fieldManager=fuzz", json.dumps(obj).encode(), {"Content-Type": ct}, "admin"
+
+
+@st.composite
 def requests(draw: Any, env: dict[str, Any]) -> tuple[str, str, bytes | None, dict[str, str], str]:
+    if draw(st.integers(0, 3)) == 0:
+        method, path, body, headers, who = draw(typed_requests())
+        headers["Authorization"] = f"Bearer {env['tokens']['admin']}"
+        return method, path, body, headers, who
     template, methods = draw(st.sampled_from(env["paths"]))
     method = draw(st.sampled_from(methods or ("GET",)))
     ns = NS if draw(st.integers(0, 3)) else draw(hostile_name)
@@ -289,6 +356,10 @@ def test_hostile_requests_to_every_endpoint(fuzz_env: dict[str, Any]) -> None:
         method, path, body, headers, who = data.draw(requests(env))
         code, resp = conn.request(method, path, body, headers)
         seen[code] = seen.get(code, 0) + 1
+        if code == 500 and b"failed to create typed patch object" in resp:
+            # Upstream answers an applied configuration its schema cannot type (a list element without its
+            # key fields) with this 500 (structured-merge-diff's error, no reason); kubeling does the same.
+            return
         assert code < 500, (method, path, headers, body[:300] if body else body, code, resp[:500])
         if code >= 400 and resp[:1] == b"{":
             st_ = json.loads(resp)

@@ -541,3 +541,69 @@ def test_client_certificate_identities(cluster: KubelingCluster, tmp_path: Any) 
                       str(other / "m.key"))
     with pytest.raises((ssl.SSLError, OSError)):
         _cert_request(cluster, str(other / "m.crt"), str(other / "m.key"), "GET", "/api/v1/namespaces")
+
+
+# ---- units: request attributes, rule matching, escalation arithmetic -----------------------------------------
+
+
+@pytest.mark.parametrize("method,path,query,want", [
+    ("GET", "/api/v1/namespaces/team/pods", {}, ("list", True, "", "pods", "", "team", "")),
+    ("GET", "/api/v1/namespaces/team/pods", {"watch": "1"}, ("watch", True, "", "pods", "", "team", "")),
+    ("GET", "/api/v1/namespaces/team/pods", {"fieldSelector": "metadata.name=web"},
+     ("list", True, "", "pods", "", "team", "web")),
+    ("GET", "/api/v1/namespaces/team/pods/web/status", {}, ("get", True, "", "pods", "status", "team", "web")),
+    ("DELETE", "/apis/apps/v1/namespaces/x/deployments", {}, ("deletecollection", True, "apps", "deployments", "",
+                                                               "x", "")),
+    ("GET", "/api/v1/namespaces/team", {}, ("get", True, "", "namespaces", "", "team", "team")),
+    ("PUT", "/api/v1/namespaces/team/finalize", {}, ("update", True, "", "namespaces", "finalize", "team", "team")),
+    ("GET", "/api/v1/namespaces", {}, ("list", True, "", "namespaces", "", "", "")),
+    ("POST", "/api/v1/namespaces/team/serviceaccounts/default/token", {},
+     ("create", True, "", "serviceaccounts", "token", "team", "default")),
+    ("GET", "/api/v1/watch/namespaces/team/pods", {}, ("watch", True, "", "pods", "", "team", "")),
+    ("GET", "/apis/apps/v1", {}, ("get", False, "", "", "", "", "")),
+    ("GET", "/healthz", {}, ("get", False, "", "", "", "", "")),
+])
+def test_request_attributes(method: str, path: str, query: dict[str, str], want: tuple) -> None:
+    from kubeling.apiserver.auth import request_attributes
+
+    a = request_attributes(method, path, query)
+    assert (a.verb, a.resource_request, a.api_group, a.resource, a.subresource, a.namespace, a.name) == want
+    assert a.path == path
+
+
+def test_rule_matching_and_escalation_arithmetic() -> None:
+    from kubeling.apiserver.auth import (
+        Attributes,
+        Rule,
+        UserInfo,
+        compact_rules,
+        compact_string,
+        covers,
+        forbidden,
+    )
+
+    pods = Attributes("get", True, api_group="", resource="pods", namespace="a", name="p")
+    assert Rule({"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]}).allows(pods)
+    assert not Rule({"verbs": ["get"], "apiGroups": [""], "resources": ["pods"], "resourceNames": ["q"]}).allows(pods)
+    assert Rule({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}).allows(pods._replace(subresource="log"))
+    assert not Rule({"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]}).allows(pods._replace(subresource="log"))
+    assert Rule({"verbs": ["get"], "apiGroups": [""], "resources": ["*/log"]}).allows(pods._replace(subresource="log"))
+    assert Rule({"verbs": ["get"], "nonResourceURLs": ["/api/*"]}).allows(Attributes("get", False, "/api/v1"))
+    assert not Rule({"verbs": ["get"], "nonResourceURLs": ["/api"]}).allows(Attributes("get", False, "/apis"))
+    owner = [{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods", "*/status"]}]
+    assert covers(owner, [{"verbs": ["get"], "apiGroups": [""], "resources": ["pods", "services/status"]}]) == []
+    missing = covers(owner, [{"verbs": ["get", "delete"], "apiGroups": [""], "resources": ["pods", "secrets"]}])
+    assert sorted(compact_string(r) for r in compact_rules(missing)) == [
+        '{APIGroups:[""], Resources:["pods"], Verbs:["delete"]}',
+        '{APIGroups:[""], Resources:["secrets"], Verbs:["get" "delete"]}']
+    u = UserInfo("bob", ("g",))
+    assert forbidden(u, pods).message == ('pods "p" is forbidden: User "bob" cannot get resource "pods" in API group '
+                                          '"" in the namespace "a"')
+    assert forbidden(u, Attributes("get", False, "/metrics")).status() == {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": 'forbidden: User "bob" cannot get path "/metrics"', "reason": "Forbidden", "details": {},
+        "code": 403}
+    crb = Attributes("list", True, api_group="rbac.authorization.k8s.io", resource="clusterroles")
+    assert forbidden(u, crb, "RBAC: x").message == (
+        'clusterroles.rbac.authorization.k8s.io is forbidden: User "bob" cannot list resource "clusterroles" in API '
+        'group "rbac.authorization.k8s.io" at the cluster scope: RBAC: x')

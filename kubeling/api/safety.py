@@ -232,6 +232,10 @@ def _mismatch(t: _T, v: Any, struct: str, path: str) -> TypeMismatch:
     return TypeMismatch(f"json: cannot unmarshal {shown} into {where} of type {_go_type(t)}")
 
 
+_NO_ZERO = object()
+_ZERO: dict[str, Any] = {"str": "", "int": 0, "num": 0, "bool": False, "struct": {}, "intstr": 0, "qty": "0"}
+
+
 def _check(t: _T, v: Any, struct: str, path: str) -> None:
     if v is None:
         return
@@ -249,14 +253,24 @@ def _check(t: _T, v: Any, struct: str, path: str) -> None:
             raise _mismatch(t, v, struct, path)
         s = _sub(t)
         if s is not _ANY:
-            for item in v:
+            zero = _ZERO.get(s.kind, _NO_ZERO)
+            for i, item in enumerate(v):
+                if item is None:
+                    if zero is not _NO_ZERO:  # Go decodes a null element as the zero value
+                        v[i] = {} if zero == {} else zero
+                    continue
                 _check(s, item, struct, path)
     elif k == "map":
         if not isinstance(v, dict):
             raise _mismatch(t, v, struct, path)
         s = _sub(t)
         if s is not _ANY:
-            for item in v.values():
+            zero = _ZERO.get(s.kind, _NO_ZERO)
+            for key, item in v.items():
+                if item is None:
+                    if zero is not _NO_ZERO:
+                        v[key] = {} if zero == {} else zero
+                    continue
                 _check(s, item, struct, path)
     elif k == "str":
         if not isinstance(v, str):

@@ -951,13 +951,14 @@ class FrontDoor:
                                           "cluster-admin privileges to use the aggregationRule",
                                           name=name, group=rt.group, kind=rt.plural)
             return
-        ref = new.get("roleRef") or {}
+        ref = new.get("roleRef") if isinstance(new.get("roleRef"), dict) else {}
         kind = {"ClusterRole": "clusterroles", "Role": "roles"}.get(ref.get("kind") or "")
-        if kind is not None:
-            ok, _ = self.authz.authorize(user, Attributes("bind", True, api_group=ref.get("apiGroup") or "",
-                                                          resource=kind, namespace=ns, name=ref.get("name") or ""))
-            if ok:
-                return
+        if kind is None:
+            return  # validation rejects the roleRef (422; upstream answers a 500 here)
+        ok, _ = self.authz.authorize(user, Attributes("bind", True, api_group=ref.get("apiGroup") or "",
+                                                      resource=kind, namespace=ns, name=ref.get("name") or ""))
+        if ok:
+            return
         raw, _ = self.authz.rbac.role_ref_rules(ref, ns)
         self._confirm_no_escalation(user, ns, rt, name, raw)
 

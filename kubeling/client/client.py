@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import orjson
@@ -19,8 +19,11 @@ from ..api.errors import ApiError
 from ..api.registry import Registry, Request
 from ..api.resources import ResourceType, by_qualified
 
+T = TypeVar("T")
 
-def deepcopy(obj: dict[str, Any]) -> dict[str, Any]:
+
+def deepcopy(obj: T) -> T:
+    """A private copy of a JSON value (an object, or any part of one)."""
     return orjson.loads(orjson.dumps(obj))
 
 

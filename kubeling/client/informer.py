@@ -5,7 +5,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 from ..api.errors import ApiError
@@ -312,6 +312,27 @@ class WorkQueue:
         for t in self._timers.values():
             t.cancel()
         self._timers.clear()
+
+
+async def queue_worker(queue: WorkQueue, process: Callable[[Any], Awaitable[Any]], what: str) -> None:
+    """A worker loop (client-go's processNextWorkItem) for components with no `Controller`: each key
+    taken from queue goes to process(key); a truthy result or an exception (logged as `what` key)
+    requeues the key with backoff, anything else forgets its failures."""
+    while True:
+        key = await queue.get()
+        try:
+            requeue = bool(await process(key))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s %s failed", what, key)
+            requeue = True
+        finally:
+            queue.done(key)
+        if requeue:
+            queue.add_rate_limited(key)
+        else:
+            queue.forget(key)
 
 
 class _Timed:

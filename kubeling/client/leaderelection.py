@@ -28,6 +28,7 @@ import orjson
 from ..api import meta
 from ..api.errors import ApiError
 from .client import Client
+from .informer import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -133,11 +134,7 @@ class LeaderElector:
         finally:
             self.leading.clear()
             if work is not None and not work.done():
-                work.cancel()
-                try:
-                    await work
-                except (asyncio.CancelledError, Exception):
-                    pass
+                await cancel_and_wait(work)
             if self.config.release_on_cancel:
                 await self._release()
             if self.on_stopped_leading is not None:

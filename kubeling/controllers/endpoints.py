@@ -32,10 +32,9 @@ from .endpointslice import (
     pod_ips,
     pods_for_service,
     service_selector,
-    services_for_labels,
-    services_to_update_on_pod_change,
     should_pod_be_in_endpoints,
     should_set_hostname,
+    watch_services_and_pods,
 )
 
 log = logging.getLogger(__name__)
@@ -210,18 +209,8 @@ class EndpointsController(Controller):
         self.triggers = TriggerTimeTracker()
         # resourceVersions we already replaced: a cache still showing one is stale (upstream staleEndpointsTracker).
         self._stale: dict[str, str] = {}
-        self.services.add_handlers(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
-        self.pods.add_handlers(self._add_pod, self._update_pod, self._add_pod)
+        watch_services_and_pods(self.services, self.pods, self.queue, pod_delay=self.batch_period)
         self.endpoints.add_handlers(None, None, self.enqueue)
-
-    def _add_pod(self, pod: Obj) -> None:
-        for key in services_for_labels(self.services, pod["metadata"].get("namespace", ""),
-                                       pod["metadata"].get("labels")):
-            self.queue.add_after(key, self.batch_period)
-
-    def _update_pod(self, old: Obj, new: Obj) -> None:
-        for key in services_to_update_on_pod_change(self.services, old, new):
-            self.queue.add_after(key, self.batch_period)
 
     async def sync(self, key: str) -> None:
         ns, name = split_key(key)

@@ -20,7 +20,7 @@ from typing import Any
 from ..api import meta
 from ..api.errors import ApiError
 from ..client.client import deepcopy
-from ..client.informer import Controller, Informer, split_key
+from ..client.informer import Controller, Informer, WorkQueue, meta_key, split_key
 from . import register
 from .common.podcontrol import is_namespace_terminating
 from .common.podutil import is_pod_ready
@@ -151,6 +151,26 @@ def services_to_update_on_pod_change(services: Informer, old: Obj, new: Obj) -> 
     if pod_changed:
         return cur | prev
     return cur ^ prev
+
+
+def watch_services_and_pods(services: Informer, pods: Informer, queue: WorkQueue, pod_delay: float = 0.0) -> None:
+    """The handlers both controllers share: a Service event enqueues the Service; a pod added or
+    deleted enqueues the Services selecting it, a pod update those whose endpoints it changes
+    (upstream addPod/updatePod/deletePod), after pod_delay (the batch period)."""
+
+    def enqueue(svc: Obj) -> None:
+        queue.add(meta_key(svc))
+
+    def on_pod(pod: Obj) -> None:
+        for key in services_for_labels(services, pod["metadata"].get("namespace", ""), pod["metadata"].get("labels")):
+            queue.add_after(key, pod_delay)
+
+    def on_pod_update(old: Obj, new: Obj) -> None:
+        for key in services_to_update_on_pod_change(services, old, new):
+            queue.add_after(key, pod_delay)
+
+    services.add_handlers(enqueue, lambda _old, new: enqueue(new), enqueue)
+    pods.add_handlers(on_pod, on_pod_update, on_pod)
 
 
 def format_rfc3339nano(ts: float) -> str:
@@ -735,20 +755,10 @@ class EndpointSliceController(Controller):
         self.triggers = TriggerTimeTracker()
         self.reconciler = Reconciler(self.client, self.nodes, self.tracker)
         self._uids: dict[str, str] = {}
-        self.services.add_handlers(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
-        self.pods.add_handlers(self._add_pod, self._update_pod, self._add_pod)
+        watch_services_and_pods(self.services, self.pods, self.queue)
         self.slices.add_handlers(self._add_slice, self._update_slice, self._delete_slice)
 
     # -- event handlers
-    def _add_pod(self, pod: Obj) -> None:
-        ns = pod["metadata"].get("namespace", "")
-        for key in services_for_labels(self.services, ns, pod["metadata"].get("labels")):
-            self.queue.add(key)
-
-    def _update_pod(self, old: Obj, new: Obj) -> None:
-        for key in services_to_update_on_pod_change(self.services, old, new):
-            self.queue.add(key)
-
     def _queue_for_slice(self, slc: Obj) -> None:
         keys = _slice_service_index(slc)
         if keys:

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from ..api.errors import ApiError
 from ..api.resources import RESOURCES, ResourceType, by_gvk
 from ..client.client import Client
-from ..client.informer import Informer, WorkQueue
+from ..client.informer import Informer, WorkQueue, cancel_and_wait, queue_worker
 from . import register
 
 log = logging.getLogger(__name__)
@@ -192,19 +192,15 @@ class GarbageCollector:
             log.info("garbage collector: not all resource monitors could be synced, proceeding anyways")
         loop = asyncio.get_running_loop()
         for _ in range(self.workers):
-            self._tasks.append(loop.create_task(self._delete_worker()))
-            self._tasks.append(loop.create_task(self._orphan_worker()))
+            self._tasks.append(loop.create_task(queue_worker(self.delete_queue, self._attempt_to_delete_worker,
+                                                             "garbage collector: syncing item")))
+            self._tasks.append(loop.create_task(queue_worker(self.orphan_queue, self._attempt_to_orphan_worker,
+                                                             "garbage collector: orphaning dependents of")))
 
     async def stop(self) -> None:
         self.delete_queue.shutdown()
         self.orphan_queue.shutdown()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(*self._tasks)
         self._tasks.clear()
 
     # ---- graph builder (upstream processGraphChanges) -------------------------
@@ -504,24 +500,6 @@ class GarbageCollector:
                 await asyncio.sleep(0.01 * (attempt + 1))
 
     # ---- attempt to delete ---------------------------------------------------
-    async def _delete_worker(self) -> None:
-        q = self.delete_queue
-        while True:
-            uid = await q.get()
-            try:
-                requeue = await self._attempt_to_delete_worker(uid)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("garbage collector: error syncing item %s", uid)
-                requeue = True
-            finally:
-                q.done(uid)
-            if requeue:
-                q.add_rate_limited(uid)
-            else:
-                q.forget(uid)
-
     async def _attempt_to_delete_worker(self, uid: str) -> bool:
         """Returns whether to requeue the item (with backoff)."""
         n = self.nodes.get(uid)
@@ -654,30 +632,18 @@ class GarbageCollector:
                              "ownerReferences": [dict(r, blockOwnerDeletion=False) for r in n.owners]}}
 
     # ---- attempt to orphan -----------------------------------------------------
-    async def _orphan_worker(self) -> None:
-        q = self.orphan_queue
-        while True:
-            uid = await q.get()
-            requeue = False
-            try:
-                n = self.nodes.get(uid)
-                if n is not None:
-                    await self._orphan_dependents(n)
-                    await self._remove_finalizer(n, ORPHAN)
-            except asyncio.CancelledError:
-                raise
-            except ApiError as e:
-                log.warning("garbage collector: orphaning dependents of %s failed: %s", uid, e.message)
-                requeue = True
-            except Exception:
-                log.exception("garbage collector: orphaning dependents of %s failed", uid)
-                requeue = True
-            finally:
-                q.done(uid)
-            if requeue:
-                q.add_rate_limited(uid)
-            else:
-                q.forget(uid)
+    async def _attempt_to_orphan_worker(self, uid: str) -> bool:
+        """Returns whether to requeue the item (with backoff)."""
+        n = self.nodes.get(uid)
+        if n is None:
+            return False
+        try:
+            await self._orphan_dependents(n)
+            await self._remove_finalizer(n, ORPHAN)
+        except ApiError as e:
+            log.warning("garbage collector: orphaning dependents of %s failed: %s", uid, e.message)
+            return True
+        return False
 
     async def _orphan_dependents(self, owner: Node) -> None:
         deps = self._deps(owner)

@@ -32,8 +32,9 @@ from ..api import meta
 from ..api.errors import ApiError
 from ..client.client import deepcopy
 from ..client.context import ComponentContext
-from ..client.informer import Controller, meta_key
+from ..client.informer import meta_key
 from . import register
+from .persistentvolume import ClaimVolumeController
 from .persistentvolume_utils import (
     ANN_BETA_STORAGE_PROVISIONER,
     ANN_DEFAULT_CLASS,
@@ -93,13 +94,11 @@ class ProvisioningError(Exception):
         self.reschedule = reschedule
 
 
-class LocalPathProvisioner(Controller):
-    """Provisions claims annotated for rancher.io/local-path and deletes their released volumes;
-    one queue of ("c", ns/name) claim keys and ("v", name) volume keys."""
+class LocalPathProvisioner(ClaimVolumeController):
+    """Provisions claims annotated for rancher.io/local-path and deletes their released volumes."""
 
     name = "local-path-provisioner"
     workers = 16
-    hold_factor = 0.0
 
     def __init__(self, ctx: ComponentContext) -> None:
         super().__init__()
@@ -132,13 +131,6 @@ class LocalPathProvisioner(Controller):
     # ---- lifecycle -------------------------------------------------------------------------------
     def run(self, workers: int | None = None) -> None:
         self.start_when_synced(self.claims, self.pvs, self.classes, self.nodes, workers=workers)
-
-    async def sync(self, key: tuple[str, str]) -> None:  # type: ignore[override]
-        kind, name = key
-        if kind == "c":
-            await self.sync_claim(name)
-        else:
-            await self.sync_volume(name)
 
     # ---- provisioning ----------------------------------------------------------------------------
     async def sync_claim(self, key: str) -> None:

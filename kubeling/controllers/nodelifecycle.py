@@ -32,7 +32,7 @@ from ..api import meta
 from ..api.errors import ApiError
 from ..client.client import deepcopy, retry_on_conflict
 from ..client.context import ComponentContext
-from ..client.informer import WorkQueue, index_by_node, meta_key
+from ..client.informer import WorkQueue, cancel_and_wait, index_by_node, meta_key, queue_worker
 from . import register
 
 log = logging.getLogger(__name__)
@@ -272,13 +272,7 @@ class NodeLifecycleController:
     async def stop(self) -> None:
         self.node_queue.shutdown()
         self.pod_queue.shutdown()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(*self._tasks)
         self._tasks.clear()
 
     async def _synced(self) -> None:
@@ -287,19 +281,7 @@ class NodeLifecycleController:
     # ---- NoSchedule condition taints (doNoScheduleTaintingPass) --------------------------------------
     async def _node_worker(self) -> None:
         await self._synced()
-        q = self.node_queue
-        while True:
-            name = await q.get()
-            try:
-                await self.no_schedule_tainting_pass(name)
-                q.forget(name)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("node-lifecycle: tainting node %s", name)
-                q.add_rate_limited(name)
-            finally:
-                q.done(name)
+        await queue_worker(self.node_queue, self.no_schedule_tainting_pass, "node-lifecycle: tainting node")
 
     async def no_schedule_tainting_pass(self, name: str) -> None:
         node = self.nodes.get(name)
@@ -334,25 +316,18 @@ class NodeLifecycleController:
 
     async def _pod_worker(self) -> None:
         await self._synced()
-        q = self.pod_queue
-        while True:
-            key = await q.get()
-            try:
-                pod = self.pods.get(key)
-                if pod is not None:
-                    h = self.health.get(pod["spec"].get("nodeName", ""))
-                    if h is not None and self.nodes.get(pod["spec"]["nodeName"]) is not None:
-                        ready = get_condition({"status": h.status}, "Ready")
-                        if ready is not None and ready.get("status") != "True":
-                            await self.mark_pods_not_ready([pod], pod["spec"]["nodeName"])
-                q.forget(key)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("node-lifecycle: processing pod %s", key)
-                q.add_rate_limited(key)
-            finally:
-                q.done(key)
+        await queue_worker(self.pod_queue, self.process_pod, "node-lifecycle: processing pod")
+
+    async def process_pod(self, key: str) -> None:
+        """processPod: a pod bound to a node that is not Ready is marked not Ready at once."""
+        pod = self.pods.get(key)
+        if pod is None:
+            return
+        h = self.health.get(pod["spec"].get("nodeName", ""))
+        if h is not None and self.nodes.get(pod["spec"]["nodeName"]) is not None:
+            ready = get_condition({"status": h.status}, "Ready")
+            if ready is not None and ready.get("status") != "True":
+                await self.mark_pods_not_ready([pod], pod["spec"]["nodeName"])
 
     async def mark_pods_not_ready(self, pods: list[dict[str, Any]], node_name: str) -> bool:
         """MarkPodsNotReady: Ready=False on each pod of the node, with a NodeNotReady event."""

@@ -89,13 +89,64 @@ def _phase(obj: Obj) -> str:
     return (obj.get("status") or {}).get("phase") or ""
 
 
-class PersistentVolumeController(Controller):
-    """Binds claims and volumes and runs reclaim policies; one queue of ("c", ns/name) claim keys
-    and ("v", name) volume keys."""
+class ClaimVolumeController(Controller):
+    """A controller with one queue for claims and volumes: ("c", "<ns>/<name>") keys go to
+    `sync_claim`, ("v", "<name>") keys to `sync_volume`. Syncs are cheap, so keys are never held."""
+
+    hold_factor = 0.0
+
+    async def sync(self, key: tuple[str, str]) -> None:  # type: ignore[override]
+        kind, name = key
+        if kind == "c":
+            await self.sync_claim(name)
+        else:
+            await self.sync_volume(name)
+
+    async def sync_claim(self, key: str) -> None:
+        raise NotImplementedError
+
+    async def sync_volume(self, name: str) -> None:
+        raise NotImplementedError
+
+
+class _OwnWrites:
+    """Objects this controller wrote that its informer may not show yet (upstream's
+    storeVolumeUpdate / storeClaimUpdate), so a sync never acts on its own stale past: reads return
+    the newer of the informer's copy and ours, and ours is dropped once the informer caught up."""
+
+    def __init__(self, informer: Any) -> None:
+        self.informer = informer
+        self._newer: dict[str, Obj] = {}
+
+    def get(self, key: str) -> Obj | None:
+        cached = self.informer.get(key)
+        o = self._newer.get(key)
+        if o is None:
+            return cached
+        if cached is not None and resource_version(o) > resource_version(cached):
+            return o
+        self._newer.pop(key, None)
+        return cached
+
+    def wrote(self, obj: Obj) -> None:
+        self._newer[meta_key(obj)] = obj
+
+    def observed(self, obj: Obj) -> None:
+        """The informer delivered obj: forget our copy unless it is still newer."""
+        key = meta_key(obj)
+        o = self._newer.get(key)
+        if o is not None and resource_version(o) <= resource_version(obj):
+            self._newer.pop(key, None)
+
+    def forget(self, key: str) -> None:
+        self._newer.pop(key, None)
+
+
+class PersistentVolumeController(ClaimVolumeController):
+    """Binds claims and volumes and runs reclaim policies."""
 
     name = "persistentvolume-binder"
     workers = 16
-    hold_factor = 0.0
     quiet_errors = (404, 409)
 
     def __init__(self, ctx: ComponentContext) -> None:
@@ -110,10 +161,8 @@ class PersistentVolumeController(Controller):
         self.pods.add_indexer(INDEX_POD_PVC, index_pod_by_pvc)
         self.nodes = f.informer("nodes")
         self.recorder = ctx.recorder("persistentvolume-controller")
-        # Newer versions this controller wrote than the informers may have seen yet (upstream's
-        # storeVolumeUpdate/storeClaimUpdate), so a sync never acts on its own stale past.
-        self._pv_new: dict[str, Obj] = {}
-        self._claim_new: dict[str, Obj] = {}
+        self._pv_new = _OwnWrites(self.pvs)
+        self._claim_new = _OwnWrites(self.claims)
         # Volume name -> claim key while a bind is in flight: concurrent workers skip it.
         self._reserved: dict[str, str] = {}
         self._free = FreeVolumeIndex()
@@ -129,9 +178,7 @@ class PersistentVolumeController(Controller):
         self._pv_changed(None, pv)
 
     def _pv_updated(self, old: Obj, pv: Obj) -> None:
-        o = self._pv_new.get(pv["metadata"]["name"])
-        if o is not None and resource_version(o) <= resource_version(pv):
-            self._pv_new.pop(pv["metadata"]["name"], None)
+        self._pv_new.observed(pv)
         self._pv_changed(old, pv)
 
     def _pv_changed(self, old: Obj | None, pv: Obj) -> None:
@@ -147,7 +194,7 @@ class PersistentVolumeController(Controller):
 
     def _pv_deleted(self, pv: Obj) -> None:
         self._free.remove(pv["metadata"]["name"])
-        self._pv_new.pop(pv["metadata"]["name"], None)
+        self._pv_new.forget(pv["metadata"]["name"])
         ck = claimref_key(pv)
         if ck is not None:
             self.queue.add(("c", ck))
@@ -170,10 +217,7 @@ class PersistentVolumeController(Controller):
         self._claim_changed(c)
 
     def _claim_updated(self, old: Obj, c: Obj) -> None:
-        key = meta_key(c)
-        o = self._claim_new.get(key)
-        if o is not None and resource_version(o) <= resource_version(c):
-            self._claim_new.pop(key, None)
+        self._claim_new.observed(c)
         self._claim_changed(c)
 
     def _claim_changed(self, c: Obj) -> None:
@@ -187,7 +231,7 @@ class PersistentVolumeController(Controller):
     def _claim_deleted(self, c: Obj) -> None:
         key = meta_key(c)
         self._unbound.pop(key, None)
-        self._claim_new.pop(key, None)
+        self._claim_new.forget(key)
         vn = (c.get("spec") or {}).get("volumeName")
         if vn:
             self.queue.add(("v", vn))
@@ -200,24 +244,10 @@ class PersistentVolumeController(Controller):
 
     # ---- fresh reads -----------------------------------------------------------------------------
     def _pv(self, name: str) -> Obj | None:
-        cached = self.pvs.get(name)
-        o = self._pv_new.get(name)
-        if o is None:
-            return cached
-        if cached is not None and resource_version(o) > resource_version(cached):
-            return o
-        self._pv_new.pop(name, None)
-        return cached
+        return self._pv_new.get(name)
 
     def _claim(self, key: str) -> Obj | None:
-        cached = self.claims.get(key)
-        o = self._claim_new.get(key)
-        if o is None:
-            return cached
-        if cached is not None and resource_version(o) > resource_version(cached):
-            return o
-        self._claim_new.pop(key, None)
-        return cached
+        return self._claim_new.get(key)
 
     def _class(self, name: str) -> Obj | None:
         return self.classes.get(name)
@@ -225,13 +255,13 @@ class PersistentVolumeController(Controller):
     # ---- writes ----------------------------------------------------------------------------------
     async def _write_pv(self, obj: Obj, status: bool = False) -> Obj:
         new = await (self.client.update_status(PV, obj) if status else self.client.update(PV, obj))
-        self._pv_new[new["metadata"]["name"]] = new
+        self._pv_new.wrote(new)
         self._free.update(new)
         return new
 
     async def _write_claim(self, obj: Obj, status: bool = False) -> Obj:
         new = await (self.client.update_status(PVC, obj) if status else self.client.update(PVC, obj))
-        self._claim_new[meta_key(new)] = new
+        self._claim_new.wrote(new)
         return new
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -250,13 +280,6 @@ class PersistentVolumeController(Controller):
                 self.queue.add(("c", key))
             for name in list(self.pvs.cache):
                 self.queue.add(("v", name))
-
-    async def sync(self, key: tuple[str, str]) -> None:  # type: ignore[override]
-        kind, name = key
-        if kind == "c":
-            await self.sync_claim(name)
-        else:
-            await self.sync_volume(name)
 
     # ---- claims ----------------------------------------------------------------------------------
     async def sync_claim(self, key: str) -> None:

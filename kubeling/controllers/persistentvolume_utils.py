@@ -99,11 +99,8 @@ def claim_has_class(claim: Obj) -> bool:
     return (claim.get("spec") or {}).get("storageClassName") is not None
 
 
-def volume_class(pv: Obj) -> str:
-    ann = pv["metadata"].get("annotations") or {}
-    if ANN_BETA_STORAGE_CLASS in ann:
-        return ann[ANN_BETA_STORAGE_CLASS]
-    return (pv.get("spec") or {}).get("storageClassName") or ""
+# GetPersistentVolumeClass reads a volume exactly as a claim is read
+volume_class = claim_class
 
 
 def is_default_class(sc: Obj) -> bool:

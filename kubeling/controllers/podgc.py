@@ -21,7 +21,7 @@ from typing import Any
 from ..api import meta
 from ..api.errors import ApiError
 from ..client.client import Client
-from ..client.informer import Informer, meta_key
+from ..client.informer import Informer, cancel_and_wait, meta_key
 from . import register
 
 log = logging.getLogger(__name__)
@@ -113,13 +113,8 @@ class PodGC:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         await asyncio.gather(self.pods.wait_synced(), self.nodes.wait_synced())

@@ -35,6 +35,21 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 
+async def set_finalizer(client: Any, resource: str, obj: Obj, finalizer: str, present: bool) -> None:
+    """Write a copy of obj with finalizer added (present) or removed; an object that is gone
+    meanwhile needs neither."""
+    new = deepcopy(obj)
+    fins = [f for f in new["metadata"].get("finalizers") or () if f != finalizer]
+    if present:
+        fins.append(finalizer)
+    new["metadata"]["finalizers"] = fins
+    try:
+        await client.update(resource, new)
+    except ApiError as e:
+        if e.code != 404:
+            raise
+
+
 class PVCProtectionController(Controller):
     name = "pvc-protection"
 
@@ -81,23 +96,11 @@ class PVCProtectionController(Controller):
                 # The informer has seen the pod go but the store still has it: look again shortly.
                 self.queue.add_after(key, 1.0)
             else:
-                new = deepcopy(claim)
-                new["metadata"]["finalizers"] = [f for f in new["metadata"]["finalizers"]
-                                                 if f != PVC_PROTECTION_FINALIZER]
-                await self._update(new)
+                await set_finalizer(self.client, "persistentvolumeclaims", claim, PVC_PROTECTION_FINALIZER, False)
                 log.info("removed protection finalizer from PVC %s", key)
             return
         if needs_finalizer(claim, PVC_PROTECTION_FINALIZER):
-            new = deepcopy(claim)
-            new["metadata"].setdefault("finalizers", []).append(PVC_PROTECTION_FINALIZER)
-            await self._update(new)
-
-    async def _update(self, claim: Obj) -> None:
-        try:
-            await self.client.update("persistentvolumeclaims", claim)
-        except ApiError as e:
-            if e.code != 404:
-                raise
+            await set_finalizer(self.client, "persistentvolumeclaims", claim, PVC_PROTECTION_FINALIZER, True)
 
     def _in_use_cached(self, claim: Obj) -> bool:
         return any(pod_uses_claim(p, claim) for p in self.pods.by_index(INDEX_POD_PVC, meta_key(claim)))
@@ -132,22 +135,10 @@ class PVProtectionController(Controller):
         if is_deletion_candidate(pv, PV_PROTECTION_FINALIZER):
             # In use while Bound: the PV controller keeps the phase current.
             if (pv.get("status") or {}).get("phase") != "Bound":
-                new = deepcopy(pv)
-                new["metadata"]["finalizers"] = [f for f in new["metadata"]["finalizers"]
-                                                 if f != PV_PROTECTION_FINALIZER]
-                await self._update(new)
+                await set_finalizer(self.client, "persistentvolumes", pv, PV_PROTECTION_FINALIZER, False)
             return
         if needs_finalizer(pv, PV_PROTECTION_FINALIZER):
-            new = deepcopy(pv)
-            new["metadata"].setdefault("finalizers", []).append(PV_PROTECTION_FINALIZER)
-            await self._update(new)
-
-    async def _update(self, pv: Obj) -> None:
-        try:
-            await self.client.update("persistentvolumes", pv)
-        except ApiError as e:
-            if e.code != 404:
-                raise
+            await set_finalizer(self.client, "persistentvolumes", pv, PV_PROTECTION_FINALIZER, True)
 
 
 @register("pvc-protection")

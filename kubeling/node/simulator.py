@@ -25,7 +25,7 @@ from typing import Any
 
 from ..api.errors import ApiError
 from ..client.context import ComponentContext
-from ..client.informer import Informer, WorkQueue, index_by_node, meta_key
+from ..client.informer import Informer, WorkQueue, cancel_and_wait, index_by_node, meta_key
 from .kubelet import AGENT_ANNOTATION, SIMULATED_ANNOTATION, NodeAgent, cidr_index
 
 log = logging.getLogger(__name__)
@@ -152,13 +152,7 @@ class Simulator:
         self.queue.shutdown()
         for a in self.agents.values():
             a.stopped = True
-        for t in self._tasks + list(self._bg):
-            t.cancel()
-        for t in self._tasks + list(self._bg):
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(*self._tasks, *self._bg)
         self._tasks.clear()
         self._bg.clear()
 

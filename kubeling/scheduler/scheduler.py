@@ -26,7 +26,7 @@ from ..api import meta
 from ..api.errors import ApiError
 from ..client.client import Client, deepcopy
 from ..client.context import ComponentContext
-from ..client.informer import Informer
+from ..client.informer import Informer, cancel_and_wait
 from . import plugins as P
 from .cache import NodeInfo, PodInfo, SchedulerCache, is_terminal, pod_key
 
@@ -756,13 +756,7 @@ class Scheduler:
 
     async def stop(self) -> None:
         self.queue.closed = True
-        for t in self._main + list(self._tasks):
-            t.cancel()
-        for t in self._main + list(self._tasks):
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(*self._main, *self._tasks)
         self._main.clear()
         self._tasks.clear()
 

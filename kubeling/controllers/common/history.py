@@ -16,6 +16,7 @@ import orjson
 
 from ...api.errors import ApiError
 from ...api.selectors import Requirement, matches_labels
+from ...client.client import deepcopy
 from .refmanager import (
     STRATEGIC,
     ensure_controller_index,
@@ -207,7 +208,7 @@ class History:
         different data holds the name. Returns (revision as stored, collision count)."""
         ns = parent["metadata"].get("namespace")
         raw = go_json(revision.get("data"))
-        clone = orjson.loads(orjson.dumps(revision))
+        clone = deepcopy(revision)
         for _ in range(1000):
             h = hash_controller_revision(raw, collision_count)
             clone["metadata"]["name"] = controller_revision_name(parent["metadata"]["name"], h)
@@ -228,7 +229,7 @@ class History:
     async def update_controller_revision(self, parent: dict[str, Any], revision: dict[str, Any],
                                          new_revision: int) -> dict[str, Any]:
         """Set revision's number to new_revision (a rollback to an earlier template), retrying conflicts."""
-        clone = orjson.loads(orjson.dumps(revision))
+        clone = deepcopy(revision)
         for attempt in range(5):
             if clone.get("revision") == new_revision:
                 return clone

@@ -16,9 +16,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
-
 from ...api.errors import ApiError
+from ...client.client import deepcopy
 from .history import compute_hash, fnv32a
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ def pod_from_template(template: dict[str, Any], parent: dict[str, Any],
                       controller_ref: dict[str, Any] | None) -> dict[str, Any]:
     """GetPodFromTemplate: a new pod (without namespace) from template for parent. The template is
     copied; the caller may own the result."""
-    t = orjson.loads(orjson.dumps(template))
+    t = deepcopy(template)
     tmd = t.get("metadata") or {}
     md: dict[str, Any] = {"generateName": pods_prefix(parent["metadata"]["name"])}
     if tmd.get("labels"):

@@ -19,6 +19,7 @@ from typing import Any
 
 from ...api.errors import ApiError
 from ...api.selectors import Requirement, matches_labels
+from .errors import AggregateError
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +117,8 @@ def delete_owner_ref_patch(dependent_uid: str, owner_uids: Iterable[str],
     return {"metadata": md}
 
 
-class ClaimErrors(Exception):
+class ClaimErrors(AggregateError):
     """Some adoptions or releases failed; `errors` holds them. The sync should be retried."""
-
-    def __init__(self, errors: list[Exception]) -> None:
-        super().__init__("; ".join(str(e) for e in errors))
-        self.errors = errors
 
 
 class ControllerRefManager:

@@ -23,10 +23,10 @@ from ...api.selectors import Requirement
 from ...client.informer import Controller, meta_key
 from .. import register
 from ..common.dependents import DependentHandlers, OwnerLookup, handle_owner_events
+from ..common.errors import AggregateError, error_message, flatten
 from ..common.expectations import ResourceVersionExpectations
 from ..common.history import History
 from ..common.refmanager import (
-    ClaimErrors,
     ControllerRefManager,
     ensure_controller_index,
     get_controller_of,
@@ -89,10 +89,10 @@ class StatefulSetController(Controller):
             return  # the informers have not seen our last writes yet; they will requeue the key
         try:
             await self._sync(key, set_)
-        except (utils.AggregateError, ClaimErrors) as e:
-            errs = _flatten(e)
+        except AggregateError as e:  # ClaimErrors too
+            errs = flatten(e)
             for err in errs[1:]:
-                log.debug("statefulset %s: %s", key, utils.error_message(err))
+                log.debug("statefulset %s: %s", key, error_message(err))
             raise errs[0] from None
 
     async def _sync(self, key: str, set_: dict[str, Any]) -> None:
@@ -126,13 +126,6 @@ class StatefulSetController(Controller):
                                    can_adopt=live_owner_check(self.client, "statefulsets.apps", set_),
                                    on_write=lambda _res, obj: self._wrote(set_, self.pods, obj))
         return await mgr.claim("pods", candidates, [lambda p: utils.is_member_of(set_, p)])
-
-
-def _flatten(e: BaseException) -> list[BaseException]:
-    """The leaf errors of (nested) aggregates, so the worker logs API errors as such."""
-    if isinstance(e, (utils.AggregateError, ClaimErrors)):
-        return [leaf for sub in e.errors for leaf in _flatten(sub)] or [e]
-    return [e]
 
 
 @register("statefulset")

@@ -28,11 +28,12 @@ from typing import Any
 
 from ...api.errors import ApiError
 from ...api.selectors import selector_from_label_selector
+from ...client.client import deepcopy
 from ..common import history as hist
 from ..common import podcontrol
+from ..common.errors import AggregateError, error_message
 from . import utils
 from .pod_control import StatefulPodControl
-from .utils import AggregateError, deepcopy
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ class StatefulSetControl:
             status_err = e
         if err is not None and status_err is not None:
             log.error("could not update status of StatefulSet %s/%s: %s", set_["metadata"].get("namespace"),
-                      set_["metadata"]["name"], utils.error_message(status_err))
+                      set_["metadata"]["name"], error_message(status_err))
         return current, update, status, err or status_err
 
     async def _get_revisions(self, set_: dict[str, Any], revisions: list[dict[str, Any]]

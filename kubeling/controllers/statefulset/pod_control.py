@@ -16,8 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ...api.errors import ApiError
+from ...client.client import deepcopy
+from ..common.errors import AggregateError, error_message
 from . import utils
-from .utils import AggregateError, deepcopy, error_message
 
 log = logging.getLogger(__name__)
 

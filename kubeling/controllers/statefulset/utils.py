@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from ...client.client import deepcopy
 from ..common.history import go_json, new_controller_revision
 from ..common.podutil import is_pod_available, is_pod_ready
 
@@ -37,10 +38,6 @@ PARALLEL = "Parallel"
 
 _POD_RE = re.compile(r"(.*)-([0-9]+)$")
 _INT32_MAX = 2 ** 31 - 1
-
-
-def deepcopy(obj: Any) -> Any:
-    return orjson.loads(orjson.dumps(obj))
 
 
 # ---- names and ordinals -------------------------------------------------------------------
@@ -594,27 +591,3 @@ def get_max_unavailable(max_unavailable: Any, replicas: int) -> int:
     else:
         value = int(max_unavailable)
     return max(value, 1)
-
-
-class AggregateError(Exception):
-    """Several errors from one step (utilerrors.Aggregate): the message lists them like Go's."""
-
-    def __init__(self, errors: list[BaseException]) -> None:
-        self.errors = list(errors)
-        msgs = [error_message(e) for e in self.errors]
-        super().__init__(msgs[0] if len(msgs) == 1 else "[" + ", ".join(msgs) + "]")
-
-    @staticmethod
-    def of(errors: list[BaseException]) -> BaseException | None:
-        """None for no errors, the error itself for one, an AggregateError for several."""
-        if not errors:
-            return None
-        if len(errors) == 1:
-            return errors[0]
-        return AggregateError(errors)
-
-
-def error_message(e: BaseException) -> str:
-    """What Go's err.Error() prints: an API error's message, otherwise the exception text."""
-    msg = getattr(e, "message", None)
-    return msg if isinstance(msg, str) and msg else str(e)

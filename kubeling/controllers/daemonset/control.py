@@ -35,11 +35,22 @@ from typing import Any
 import orjson
 
 from ...api.errors import ApiError
-from ...api.selectors import Requirement, matches_labels, selector_from_label_selector
+from ...api.selectors import Requirement
+from ...client.client import deepcopy
+from ..common.dependents import SelectorCache
+from ..common.errors import AggregateError, error_message
 from ..common.expectations import ControllerExpectations
 from ..common.history import RESOURCE as REVISIONS
 from ..common.history import revision_raw
-from ..common.podcontrol import PodControl, compute_hash, is_namespace_terminating, pod_from_template
+from ..common.podcontrol import (
+    SLOW_START_INITIAL_BATCH_SIZE,
+    PodControl,
+    compute_hash,
+    is_namespace_terminating,
+    pod_from_template,
+    slow_start_batch,
+)
+from ..common.podutil import is_pod_available, is_pod_ready
 from ..common.refmanager import (
     ClaimErrors,
     ControllerRefManager,
@@ -63,24 +74,9 @@ NodeToPods = dict[str, list[dict[str, Any]]]
 Verdicts = list[tuple[bool, bool]]  # (shouldRun, shouldContinueRunning) per node of the sync's node list
 
 
-class AggregateError(Exception):
-    """Several errors of one sync (utilerrors.NewAggregate); the sync is retried."""
-
-    def __init__(self, errors: list[BaseException]) -> None:
-        super().__init__("; ".join(_msg(e) for e in errors))
-        self.errors = errors
-
-
-def _msg(e: BaseException) -> str:
-    return e.message if isinstance(e, ApiError) else str(e)
-
-
-def _raise_aggregate(errors: list[BaseException]) -> None:
-    if not errors:
-        return
-    if len(errors) == 1:
-        raise errors[0]
-    raise AggregateError(errors)
+def _claim_error(e: ClaimErrors) -> BaseException:
+    """The failed adoptions/releases: a single one as itself (an ApiError keeps its code)."""
+    return AggregateError.of(list(e.errors)) or e
 
 
 def _with_kind(ds: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +94,8 @@ class DaemonSetControl:
 
     def __init__(self, client: Any, daemonsets: Any, pods: Any, nodes: Any, revisions: Any, recorder: Any,
                  expectations: ControllerExpectations, backoff: utils.Backoff,
-                 enqueue_after: Callable[[str, float], None], burst_replicas: int = utils.BURST_REPLICAS) -> None:
+                 enqueue_after: Callable[[str, float], None], burst_replicas: int = utils.BURST_REPLICAS,
+                 selectors: SelectorCache | None = None) -> None:
         self.client = client
         self.daemonsets = daemonsets
         self.pods = pods
@@ -110,9 +107,10 @@ class DaemonSetControl:
         self.enqueue_after = enqueue_after
         self.burst_replicas = burst_replicas
         self.pod_control = PodControl(client, recorder)
-        # compiled per DaemonSet uid: (generation, predicate), (generation, selector)
+        # parsed selectors (immutable in apps/v1), shared with the event handlers' OwnerLookup
+        self.selectors = selectors if selectors is not None else SelectorCache()
+        # compiled per DaemonSet uid: (generation, predicate)
         self._predicates: dict[str, tuple[Any, utils.DaemonPodPredicate]] = {}
-        self._selectors: dict[str, tuple[Any, list[Requirement] | None]] = {}
         self._patches: dict[str, tuple[Any, bytes]] = {}
         self._pod_maps: dict[str, tuple[tuple[Any, ...], NodeToPods]] = {}
 
@@ -131,14 +129,7 @@ class DaemonSetControl:
         return self.predicate(ds).should_run(node)
 
     def selector(self, ds: dict[str, Any]) -> list[Requirement] | None:
-        md = ds["metadata"]
-        gen = md.get("generation")
-        hit = self._selectors.get(md.get("uid") or "")
-        if hit is not None and hit[0] == gen and gen is not None:
-            return hit[1]
-        sel = selector_from_label_selector((ds.get("spec") or {}).get("selector"))
-        self._selectors[md.get("uid") or ""] = (gen, sel)
-        return sel
+        return self.selectors.get(ds)
 
     def patch_raw(self, ds: dict[str, Any]) -> bytes:
         md = ds["metadata"]
@@ -152,7 +143,7 @@ class DaemonSetControl:
 
     def forget(self, uid: str) -> None:
         self._predicates.pop(uid, None)
-        self._selectors.pop(uid, None)
+        self.selectors.forget({"metadata": {"uid": uid}})
         self._patches.pop(uid, None)
         self._pod_maps.pop(uid, None)
 
@@ -204,7 +195,7 @@ class DaemonSetControl:
         except Exception as status_err:
             if err is None:
                 raise
-            log.warning("failed to update status of daemon set %s: %s", key, _msg(status_err))
+            log.warning("failed to update status of daemon set %s: %s", key, error_message(status_err))
         if err is not None:
             raise err
 
@@ -228,8 +219,7 @@ class DaemonSetControl:
         try:
             return await mgr.claim("pods", candidates)
         except ClaimErrors as e:
-            _raise_aggregate(list(e.errors))
-            raise
+            raise _claim_error(e) from None
 
     async def get_nodes_to_daemon_pods(self, ds: dict[str, Any], include_deleted_terminal: bool) -> NodeToPods:
         """Claimed pods grouped by the node they run on or are aimed at. The result is shared (read-only):
@@ -328,9 +318,9 @@ class DaemonSetControl:
                     continue
                 delete.append(pod["metadata"]["name"])
             if oldest_new is not None and oldest_old is not None:
-                if not utils.is_pod_ready(oldest_old):
+                if not is_pod_ready(oldest_old):
                     delete.append(oldest_old["metadata"]["name"])
-                elif utils.is_pod_available(oldest_new, utils.min_ready_seconds(ds), time.time()):
+                elif is_pod_available(oldest_new, utils.min_ready_seconds(ds), time.time()):
                     delete.append(oldest_old["metadata"]["name"])
             return create, delete
         if daemon_pods:
@@ -384,10 +374,10 @@ class DaemonSetControl:
                                                  utils.template_generation_or_none(ds), hash_)
             base = pod_from_template(template, ds, new_controller_ref(ds, *utils.CONTROLLER_KIND))
 
-            async def create(node_name: str) -> None:
-                pod = utils.deepcopy(base)
+            async def create(i: int) -> None:
+                pod = deepcopy(base)
                 spec = pod["spec"]
-                spec["affinity"] = utils.replace_node_name_node_affinity(spec.get("affinity"), node_name)
+                spec["affinity"] = utils.replace_node_name_node_affinity(spec.get("affinity"), nodes_needing[i])
                 try:
                     await self.pod_control.create_pod(ns, pod, ds)
                 except ApiError as e:
@@ -395,23 +385,17 @@ class DaemonSetControl:
                         return  # every further create fails the same way
                     log.debug("failed creation, decrementing expectations for daemon set %s", key)
                     self.expectations.creation_observed(key)
-                    errors.append(e)
-                except Exception as e:
+                    raise
+                except Exception:
                     self.expectations.creation_observed(key)
-                    errors.append(e)
+                    raise
 
-            batch = min(create_diff, utils.SLOW_START_INITIAL_BATCH_SIZE)
-            pos = 0
-            while pos < create_diff:
-                before = len(errors)
-                await asyncio.gather(*(create(nodes_needing[i]) for i in range(pos, pos + batch)))
-                skipped = create_diff - (batch + pos)
-                if len(errors) > before and skipped > 0:
-                    log.debug("slow-start failure: skipping creation of %d pods for daemon set %s", skipped, key)
-                    self.expectations.lower_expectations(key, skipped, 0)
-                    break
-                pos += batch
-                batch = min(2 * batch, create_diff - pos)
+            successes, errs = await slow_start_batch(create_diff, SLOW_START_INITIAL_BATCH_SIZE, create)
+            errors.extend(errs)
+            skipped = create_diff - successes - len(errs)
+            if skipped > 0:
+                log.debug("slow-start failure: skipping creation of %d pods for daemon set %s", skipped, key)
+                self.expectations.lower_expectations(key, skipped, 0)
         if delete_diff:
             log.debug("daemon set %s: deleting %d pods", key, delete_diff)
 
@@ -424,7 +408,9 @@ class DaemonSetControl:
                         errors.append(e)
 
             await asyncio.gather(*(delete(pods_to_delete[i]) for i in range(delete_diff)))
-        _raise_aggregate(errors)
+        err = AggregateError.of(errors)
+        if err is not None:
+            raise err
 
     # ---- rolling update ------------------------------------------------------------------------
     def updated_desired_node_counts(self, ds: dict[str, Any], node_list: list[dict[str, Any]],
@@ -472,9 +458,9 @@ class DaemonSetControl:
                 if (old is None and new is None) or (old is not None and new is not None):
                     num_unavailable += 1  # the manage loop creates or deletes here
                 elif new is not None:
-                    if not utils.is_pod_available(new, mrs, now):
+                    if not is_pod_available(new, mrs, now):
                         num_unavailable += 1
-                elif not utils.is_pod_available(old, mrs, now):
+                elif not is_pod_available(old, mrs, now):
                     # an old pod that isn't available is replaced right away
                     allowed_replacement.append(old["metadata"]["name"])
                     num_unavailable += 1
@@ -500,9 +486,9 @@ class DaemonSetControl:
                 num_surge += 1  # the manage loop prunes the excess; count as surging
                 continue
             if old is not None:
-                if utils.is_pod_available(old, mrs, now):
+                if is_pod_available(old, mrs, now):
                     num_available += 1
-            elif new is not None and utils.is_pod_available(new, mrs, now):
+            elif new is not None and is_pod_available(new, mrs, now):
                 num_available += 1
             if old is None:
                 continue  # the manage loop handles this node
@@ -512,7 +498,7 @@ class DaemonSetControl:
                     raise ApiError(404, "NotFound", f"couldn't get node for nodeName \"{node_name}\": "
                                                     f"node \"{node_name}\" not found")
                 should_run, _ = pred.should_run(node)
-                if not utils.is_pod_available(old, mrs, now):
+                if not is_pod_available(old, mrs, now):
                     if not should_run:
                         old_to_delete.append(old["metadata"]["name"])
                         continue
@@ -526,7 +512,7 @@ class DaemonSetControl:
                 candidate_new_nodes.append(node_name)
                 continue
             # already surged here
-            if not utils.is_pod_available(new, mrs, now):
+            if not is_pod_available(new, mrs, now):
                 num_surge += 1  # waiting for the new pod to become available
                 continue
             old_to_delete.append(old["metadata"]["name"])  # the new pod is available: the old one goes
@@ -553,8 +539,7 @@ class DaemonSetControl:
         try:
             return await mgr.claim(REVISIONS, candidates)
         except ClaimErrors as e:
-            _raise_aggregate(list(e.errors))
-            raise
+            raise _claim_error(e) from None
 
     def match(self, ds: dict[str, Any], rev: dict[str, Any]) -> bool:
         """Whether rev holds ds's current template."""
@@ -570,7 +555,7 @@ class DaemonSetControl:
         old: list[dict[str, Any]] = []
         for h in histories:
             if UNIQUE_LABEL not in (h["metadata"].get("labels") or {}):
-                upd = utils.deepcopy(h)
+                upd = deepcopy(h)
                 upd["metadata"].setdefault("labels", {})[UNIQUE_LABEL] = upd["metadata"]["name"]
                 h = await self.client.update(REVISIONS, upd)
             if self.match(ds, h):
@@ -583,7 +568,7 @@ class DaemonSetControl:
         else:
             cur = await self.dedup_cur_histories(ds, current)
             if utils.revision_number(cur) < curr_revision:
-                upd = utils.deepcopy(cur)
+                upd = deepcopy(cur)
                 upd["revision"] = curr_revision
                 await self.client.update(REVISIONS, upd)
         return cur, old
@@ -698,9 +683,9 @@ class DaemonSetControl:
                     continue
                 current += 1
                 pod = pods[0] if len(pods) == 1 else utils.sort_pods(pods)[0]
-                if utils.is_pod_ready(pod):
+                if is_pod_ready(pod):
                     ready += 1
-                    if utils.is_pod_available(pod, mrs, now):
+                    if is_pod_available(pod, mrs, now):
                         available += 1
                 if utils.is_pod_updated(pod, hash_, gen):
                     updated += 1
@@ -726,7 +711,7 @@ class DaemonSetControl:
                 and int(st.get("numberUnavailable") or 0) == unavailable
                 and int(st.get("observedGeneration") or 0) >= gen):
             return
-        to_update = utils.deepcopy(ds)
+        to_update = deepcopy(ds)
         i = 0
         while True:
             s = to_update.setdefault("status", {})
@@ -754,15 +739,3 @@ class DaemonSetControl:
             to_update = await self.client.get(utils.RESOURCE, md.get("namespace"), md["name"])
         raise ApiError(update_err.code, update_err.reason,
                        f"error storing status for daemon set {ds['metadata']['name']}: {update_err.message}")
-
-    # ---- lookups used by the event handlers ----------------------------------------------------
-    def daemon_sets_selecting(self, namespace: str | None, labels: dict[str, str] | None) -> list[dict[str, Any]]:
-        """GetPodDaemonSets / GetHistoryDaemonSets: sets in namespace whose non-empty selector matches."""
-        if not labels:
-            return []
-        out = []
-        for ds in self.daemonsets.by_index("namespace", namespace or ""):
-            sel = self.selector(ds)
-            if sel and matches_labels(sel, labels):
-                out.append(ds)
-        return out

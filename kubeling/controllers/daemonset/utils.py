@@ -1,6 +1,6 @@
 """Pure helpers of the DaemonSet controller (upstream pkg/controller/daemon/util/daemonset_util.go, the
 predicates of daemon_controller.go, component-helpers' node affinity and toleration matching,
-podutil readiness, intstr scaling and client-go's flowcontrol.Backoff).
+intstr scaling and client-go's flowcontrol.Backoff).
 
 Nothing here does I/O; every function takes plain dicts (API objects as the client returns them) and
 never modifies its arguments.
@@ -11,10 +11,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import orjson
-
 from ...api import meta
+from ...client.client import deepcopy
 from ..common.history import go_json
+
+# re-exported: callers of these helpers read pod availability here too
+from ..common.podutil import is_pod_available as is_pod_available
 
 KIND = "DaemonSet"
 API_VERSION = "apps/v1"
@@ -41,8 +43,7 @@ NO_SCHEDULE = "NoSchedule"
 NO_EXECUTE = "NoExecute"
 OBJECT_NAME_FIELD = "metadata.name"
 
-# controller.SlowStartInitialBatchSize and the DaemonSet controller's BurstReplicas
-SLOW_START_INITIAL_BATCH_SIZE = 1
+# the DaemonSet controller's BurstReplicas
 BURST_REPLICAS = 250
 
 _DAEMON_TOLERATIONS = (
@@ -53,10 +54,6 @@ _DAEMON_TOLERATIONS = (
     (TAINT_PID_PRESSURE, NO_SCHEDULE),
     (TAINT_UNSCHEDULABLE, NO_SCHEDULE),
 )
-
-
-def deepcopy(obj: Any) -> Any:
-    return orjson.loads(orjson.dumps(obj))
 
 
 def _spec(ds: dict[str, Any]) -> dict[str, Any]:
@@ -258,30 +255,7 @@ def is_pod_updated(pod: dict[str, Any], hash_: str, generation: int | None) -> b
     return hash_matches or template_matches
 
 
-# ---- pod state (podutil) -----------------------------------------------------------------------
-
-def _ready_condition(pod: dict[str, Any]) -> dict[str, Any] | None:
-    for c in (pod.get("status") or {}).get("conditions") or ():
-        if c.get("type") == "Ready":
-            return c
-    return None
-
-
-def is_pod_ready(pod: dict[str, Any]) -> bool:
-    c = _ready_condition(pod)
-    return c is not None and c.get("status") == "True"
-
-
-def is_pod_available(pod: dict[str, Any], min_ready: int, now: float) -> bool:
-    """podutil.IsPodAvailable: Ready, and Ready for more than min_ready seconds."""
-    c = _ready_condition(pod)
-    if c is None or c.get("status") != "True":
-        return False
-    if min_ready <= 0:
-        return True
-    t = meta.parse_time(c.get("lastTransitionTime"))
-    return t is not None and t + min_ready < now
-
+# ---- pod state ---------------------------------------------------------------------------------
 
 def pod_phase(pod: dict[str, Any]) -> str:
     return (pod.get("status") or {}).get("phase") or ""

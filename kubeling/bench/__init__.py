@@ -82,6 +82,7 @@ def _run_deployment(p: dict[str, Any]) -> dict[str, Any]:
     args.update(p)
     res = mod.run(argparse.Namespace(**args))
     res.pop("machine", None)
+    res.pop("config", None)  # the parameters, already in the report
     return _numeric(res)
 
 

@@ -607,3 +607,38 @@ def test_rule_matching_and_escalation_arithmetic() -> None:
     assert forbidden(u, crb, "RBAC: x").message == (
         'clusterroles.rbac.authorization.k8s.io is forbidden: User "bob" cannot list resource "clusterroles" in API '
         'group "rbac.authorization.k8s.io" at the cluster scope: RBAC: x')
+
+
+def test_standalone_node_agent_runs_as_its_node(cluster: KubelingCluster) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    name = "agent-" + uuid.uuid4().hex[:5]
+    log = open(os.path.join(cluster.base_dir, f"{name}.log"), "wb")
+    agent = subprocess.Popen([sys.executable, "-m", "kubeling", "node", "--name", name, "--data-dir", cluster.data_dir,
+                              "--pod-start-delay", "0.1"], stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+                             start_new_session=True)
+    try:
+        def ready() -> bool:
+            cp = cluster.kubectl("get", "node", name, "-o", "json", check=False)
+            return cp.returncode == 0 and any(c["type"] == "Ready" and c["status"] == "True"
+                                              for c in json.loads(cp.stdout)["status"].get("conditions") or ())
+        wait_for(ready, 20, what="the agent's node Ready")
+        ns = new_ns(cluster)
+        cluster.kubectl("-n", ns, "run", "remote", "--image=nginx", f'--overrides={{"spec":{{"nodeName":"{name}"}}}}')
+        wait_for(lambda: cluster.kubectl("-n", ns, "get", "pod", "remote", "-o", "jsonpath={.status.phase}"
+                                         ).stdout == "Running", 20, what="pod Running on the agent's node")
+        with open(os.path.join(cluster.data_dir, "audit.log")) as f:
+            users = {json.loads(ln)["user"].get("username") for ln in f if name in ln}
+        assert f"system:node:{name}" in users
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        try:
+            agent.wait(10)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+        log.close()
+        cluster.kubectl("delete", "node", name, check=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import shutil
 import socket
 import ssl
@@ -125,7 +126,11 @@ class Cluster:
         self._token: str | None = None
         self.started_in = 0.0
         if start:
-            self.start(ready_timeout)
+            try:
+                self.start(ready_timeout)
+            except BaseException:
+                self.stop()  # never leave a process or a temp dir behind
+                raise
 
     @property
     def url(self) -> str:
@@ -144,7 +149,13 @@ class Cluster:
         return [sys.executable, "-m", "kubeling", "up", "--data-dir", self.data_dir, "--port", str(self.port),
                 "--dns-port", str(self.dns_port), "--kubeconfig", self.kubeconfig,
                 "--nodes", ",".join(self.nodes) or ",", "--pod-start-delay", str(self.pod_start_delay),
-                "--quiet", *self.extra]
+                "--quiet", *self.extra, *self._extra_up_args()]
+
+    def _extra_up_args(self) -> list[str]:
+        """KUBELING_BENCH_UP_ARGS adds `kubeling up` flags to every cluster, e.g. to run a scenario on etcd:
+        "--storage etcd --etcd-servers http://127.0.0.1:2379 --etcd-prefix /bench-{port}" ({port} keeps
+        clusters that share one etcd apart)."""
+        return [a.replace("{port}", str(self.port)) for a in shlex.split(os.environ.get("KUBELING_BENCH_UP_ARGS", ""))]
 
     def env(self) -> dict[str, str]:
         e = dict(os.environ, HOME=self.home, PYTHONUNBUFFERED="1")

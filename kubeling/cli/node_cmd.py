@@ -55,9 +55,9 @@ def _named(entries: list[dict[str, Any]] | None, name: str | None) -> dict[str, 
 
 def client_from_kubeconfig(path: str, field_manager: str = "kubeling") -> HttpClient:
     """An HttpClient for the kubeconfig's current context (token or client certificate auth)."""
-    from ..client.client import (
-        HttpClient,  # here, not at the top: every `kubeling` command imports this module
-    )
+    # imported here, not at the top: every `kubeling` command imports this module
+    from ..client.client import HttpClient
+
     with open(path) as f:
         doc = yaml.safe_load(f) or {}
     base = os.path.dirname(os.path.abspath(path))
@@ -212,12 +212,34 @@ async def _manage(a: argparse.Namespace) -> int:
 
 # ---- a node agent as its own process ------------------------------------------------------------------------
 
+def _node_client(a: argparse.Namespace, client: HttpClient) -> HttpClient:
+    """With the cluster's own data dir (no --kubeconfig), the agent runs as system:node:NAME (group system:nodes)
+    on a client certificate from the cluster CA, as a kubelet does; otherwise with the kubeconfig's identity."""
+    if getattr(a, "agent_kubeconfig", None):
+        return client
+    from .main import default_data_dir
+
+    pki = os.path.join(os.path.abspath(getattr(a, "data_dir", None) or default_data_dir()), "pki")
+    if not os.path.exists(os.path.join(pki, "ca.key")):
+        return client
+    from ..apiserver.auth import issue_client_cert
+    from ..client.client import HttpClient
+
+    os.makedirs(os.path.join(pki, "nodes"), exist_ok=True)
+    crt, key = (os.path.join(pki, "nodes", f"{a.name}{ext}") for ext in (".crt", ".key"))
+    if not (os.path.exists(crt) and os.path.exists(key)):
+        issue_client_cert(os.path.join(pki, "ca.crt"), os.path.join(pki, "ca.key"), f"system:node:{a.name}",
+                          ["system:nodes"], crt, key)
+    return HttpClient(",".join(client.servers), ca_file=os.path.join(pki, "ca.crt"), field_manager="kubelet",
+                      cert=(crt, key))
+
+
 async def _run_agent(a: argparse.Namespace) -> int:
     from ..client.context import ComponentContext
     from ..client.informer import InformerFactory
     from ..node.simulator import Simulator
 
-    client = client_from_kubeconfig(_kubeconfig_path(a), field_manager="kubelet")
+    client = _node_client(a, client_from_kubeconfig(_kubeconfig_path(a), field_manager="kubelet"))
     settings = {"pod_start_delay": a.pod_start_delay, "node_monitor_grace_period": a.node_monitor_grace_period}
     ctx = ComponentContext(client=client, informers=InformerFactory(client), settings=settings)
     sim = Simulator(ctx, [a.name], standalone=True, labels=parse_labels(a.agent_label),

@@ -487,11 +487,15 @@ def test_rollout_survives_losing_leader_apiserver_and_etcd_member(tmp_path: Any,
     StatefulSet rollout completes while the leading controller-manager, then an API server, then an
     etcd member are killed (SIGKILL) in turn. (100 replicas with KUBELING_LONG=1.)"""
     replicas = 100 if LONG else 30
+    # Upstream's default timings here: losing an etcd member can stall writes for several seconds while
+    # the client fails over, longer than the shortened renew deadline of the failover test tolerates
+    # (a leader that cannot renew in time steps down and exits, as upstream's do).
+    lease, renew, retry = 15.0, 10.0, 2.0
     etcd = EtcdCluster(3, base_dir=str(tmp_path / "etcd")).start()
     try:
         a, b = _apiservers(tmp_path, etcd.endpoints, procs)
-        le = ["--leader-elect-lease-duration", f"{LEASE}s", "--leader-elect-renew-deadline", f"{RENEW}s",
-              "--leader-elect-retry-period", f"{RETRY}s"]
+        le = ["--leader-elect-lease-duration", f"{lease}s", "--leader-elect-renew-deadline", f"{renew}s",
+              "--leader-elect-retry-period", f"{retry}s"]
         both = {a: f"{a.url},{b.url}", b: f"{b.url},{a.url}"}
         logs = str(tmp_path)
         cms = {}
@@ -513,7 +517,7 @@ def test_rollout_survives_losing_leader_apiserver_and_etcd_member(tmp_path: Any,
         assert cms[leader].kill() == -signal.SIGKILL
         standby = ({"cm-a", "cm-b"} - {leader}).pop()
         wait_for(lambda: lease_holder(a, "kube-controller-manager").get("holderIdentity") == standby,
-                 LEASE + 3 * RETRY * 2.2 + 10, what="the standby controller-manager to lead")
+                 lease + 3 * retry * 2.2 + 10, what="the standby controller-manager to lead")
         progress = ready_count(a)
         wait_for(lambda: ready_count(a) > progress, 60, what="the rollout to go on under the new leader")
         # 2. An API server (the one the nodes do not use): its clients fail over to the other.

@@ -18,115 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import shutil
-import socket
-import ssl
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+from kubeling.bench.common import Cluster, machine, node_count, proc_status
+
 NS = "bench"
 NAME = "web"
 POLL = 0.2
-
-
-def free_port() -> int:
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port")
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform()}
-
-
-def proc_status(pid: int) -> dict[str, int]:
-    """VmHWM / VmRSS of a process, in KiB."""
-    out: dict[str, int] = {}
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in ("VmHWM", "VmRSS"):
-                    out[k] = int(v.split()[0])
-    except OSError:
-        pass
-    return out
-
-
-class Cluster:
-    """One kubeling process on free ports with its own data dir."""
-
-    def __init__(self, tmp: str, nodes: int) -> None:
-        self.port, self.dns_port = free_port(), free_port()
-        self.data = os.path.join(tmp, "data")
-        self.kubeconfig = os.path.join(tmp, "kubeconfig")
-        self.log_path = os.path.join(tmp, "kubeling.log")
-        self.logf = open(self.log_path, "wb")
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kubeling", "up", "--data-dir", self.data, "--port", str(self.port),
-             "--dns-port", str(self.dns_port), "--kubeconfig", self.kubeconfig, "--node-count", str(nodes),
-             "--pod-start-delay", "0", "--quiet"],
-            stdout=self.logf, stderr=subprocess.STDOUT, cwd=REPO, env=dict(os.environ, HOME=tmp))
-        self._wait_ready()
-        self.ready_after = time.monotonic() - t0
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def _wait_ready(self, timeout: float = 300) -> None:
-        ca = os.path.join(self.data, "pki", "ca.crt")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"kubeling exited with {self.proc.returncode}; see {self.log_path}")
-            if os.path.exists(ca):
-                try:
-                    ctx = ssl.create_default_context(cafile=ca)
-                    with urllib.request.urlopen(f"https://127.0.0.1:{self.port}/readyz", context=ctx,
-                                                timeout=5) as r:
-                        if r.status == 200:
-                            return
-                except OSError:
-                    pass
-            time.sleep(0.1)
-        raise SystemExit("kubeling did not become ready")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.logf.close()
 
 
 def deployment(replicas: int, max_surge: str, max_unavailable: str, image: str) -> dict[str, Any]:
@@ -198,8 +99,8 @@ def pods_summary(core: Any) -> tuple[int, int, set[str]]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from kubernetes import client, config
 
-    tmp = tempfile.mkdtemp(prefix="kubeling-bench-deploy-")
-    cluster = Cluster(tmp, args.nodes)
+    tmp = tempfile.mkdtemp(prefix="kubeling-bench-deploy-") if args.keep else None  # else the Cluster's own
+    cluster = Cluster(node_count(args.nodes), tmp=tmp)
     try:
         api = config.new_client_from_config(config_file=cluster.kubeconfig)
         core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
@@ -250,10 +151,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rss = apps.list_namespaced_replica_set(NS).items
         mem = proc_status(cluster.pid)
         return {
-            "machine": machine(),
+            "machine": machine("cpu", "cores", "python", "platform"),
             "config": {"replicas": n, "nodes": args.nodes, "max_surge": args.max_surge,
                        "max_unavailable": args.max_unavailable, "pod_start_delay": 0},
-            "startup_s": round(cluster.ready_after, 2),
+            "startup_s": round(cluster.started_in, 2),
             "nodes_ready_s": round(nodes_ready, 2),
             "create_to_available_s": round(create_s, 2),
             "rolling_update_s": round(rollout_s, 2),
@@ -266,11 +167,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "rss_mib": round(mem.get("VmRSS", 0) / 1024, 1),
         }
     finally:
-        cluster.stop()
+        cluster.stop()  # removes the temp dir unless --keep
         if args.keep:
             print(f"kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:

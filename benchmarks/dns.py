@@ -21,17 +21,12 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import platform
 import random
 import shutil
 import socket
-import ssl
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -41,84 +36,9 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.getcwd()) != HERE]
 import dns.message  # noqa: E402
 import dns.query  # noqa: E402
 
-REPO = os.path.dirname(HERE)
+from kubeling.bench.common import Cluster, machine, node_names  # noqa: E402
+
 NS = "bench"
-
-
-def free_port() -> int:
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port")
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform()}
-
-
-# ---- the cluster --------------------------------------------------------------------------------------
-
-class Cluster:
-    def __init__(self, tmp: str, nodes: int) -> None:
-        self.port, self.dns_port = free_port(), free_port()
-        self.data = os.path.join(tmp, "data")
-        self.kubeconfig = os.path.join(tmp, "kubeconfig")
-        self.logf = open(os.path.join(tmp, "kubeling.log"), "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kubeling", "up", "--data-dir", self.data, "--port", str(self.port),
-             "--dns-port", str(self.dns_port), "--kubeconfig", self.kubeconfig, "--node-count", str(nodes + 1),
-             "--pod-start-delay", "0", "--quiet"], stdout=self.logf, stderr=subprocess.STDOUT, cwd=REPO)
-        self.env = dict(os.environ, KUBECONFIG=self.kubeconfig, HOME=tmp)
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 60) -> None:
-        ca = os.path.join(self.data, "pki", "ca.crt")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"kubeling exited with {self.proc.returncode}")
-            if os.path.exists(ca):
-                try:
-                    ctx = ssl.create_default_context(cafile=ca)
-                    with urllib.request.urlopen(f"https://127.0.0.1:{self.port}/readyz", context=ctx, timeout=2) as r:
-                        if r.status == 200:
-                            return
-                except OSError:
-                    pass
-            time.sleep(0.1)
-        raise SystemExit("kubeling did not become ready")
-
-    def kubectl(self, *args: str, input: str | None = None) -> str:
-        cp = subprocess.run(["kubectl", *args], input=input, capture_output=True, text=True, env=self.env,
-                            timeout=120)
-        if cp.returncode != 0:
-            raise SystemExit(f"kubectl {' '.join(args)}: {cp.stderr}")
-        return cp.stdout
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.logf.close()
 
 
 def setup(c: Cluster, pods: int) -> dict[str, float]:
@@ -161,16 +81,8 @@ def setup(c: Cluster, pods: int) -> dict[str, float]:
 def ready_to_resolvable(c: Cluster, samples: int, pods: int = 1000) -> dict[str, float]:
     """Take a pod out of Ready (kubeling.dev/ready=false), put it back, and time from the moment the API shows
     it Ready to the moment its name answers."""
-    ca = os.path.join(c.data, "pki", "ca.crt")
-    with open(os.path.join(c.data, "pki", "admin.token")) as f:
-        token = f.read().strip()
-    ctx = ssl.create_default_context(cafile=ca)
-
     def ready(pod: str) -> bool:
-        req = urllib.request.Request(f"https://127.0.0.1:{c.port}/api/v1/namespaces/{NS}/pods/{pod}",
-                                     headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(req, context=ctx, timeout=5) as r:
-            st = json.loads(r.read()).get("status") or {}
+        st = c.get_json(f"/api/v1/namespaces/{NS}/pods/{pod}").get("status") or {}
         return any(x.get("type") == "Ready" and x.get("status") == "True" for x in st.get("conditions") or ())
 
     def answers(pod: str) -> bool:
@@ -306,8 +218,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     """One fresh cluster, the setup, every scenario; also `kubeling bench dns`."""
     if shutil.which("kubectl") is None:
         raise SystemExit("kubectl not found")
-    tmp = tempfile.mkdtemp(prefix="kubeling-dnsbench-")
-    c = Cluster(tmp, a.nodes)
+    c = Cluster(node_names(a.nodes), ready_timeout=60)  # master + `nodes` workers; own temp dir
     try:
         t = setup(c, a.pods)
         rows = []
@@ -316,9 +227,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         rows.append(run_scenario(c.dns_port, "latency", a.pods, a.duration, 1, 1))
         prop = ready_to_resolvable(c, a.samples, a.pods)
     finally:
-        c.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-    return {"machine": machine(), "pods": a.pods, "duration_s": a.duration, "results": rows, "setup": t,
+        c.stop()  # also removes the temp dir
+    return {"machine": machine("cpu", "cores", "python", "platform"), "pods": a.pods, "duration_s": a.duration, "results": rows, "setup": t,
             "ready_to_resolvable": prop}
 
 

@@ -45,8 +45,8 @@ def free_port() -> int:
     raise RuntimeError("no free port")
 
 
-def machine() -> dict[str, Any]:
-    """What the figures were measured on: CPU model, cores, Python, load when measured."""
+def machine(*keys: str) -> dict[str, Any]:
+    """What the figures were measured on: CPU model, cores, Python, load when measured (only `keys` if given)."""
     cpu = platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
@@ -68,25 +68,29 @@ def machine() -> dict[str, Any]:
                     mem = round(int(line.split()[1]) / 1024 / 1024, 1)
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem, "python": platform.python_version(),
-            "implementation": platform.python_implementation(), "platform": platform.platform(),
-            "loadavg": load}
+    out = {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem, "python": platform.python_version(),
+           "implementation": platform.python_implementation(), "platform": platform.platform(), "loadavg": load}
+    return {k: out[k] for k in keys} if keys else out
 
 
-def proc_mem(pid: int) -> dict[str, float]:
-    """Peak (VmHWM) and current (VmRSS) resident memory of a process, in MiB."""
-    out: dict[str, float] = {}
+def proc_status(pid: int) -> dict[str, int]:
+    """VmHWM (peak) and VmRSS (current) resident memory of a process, in KiB as /proc reports them."""
+    out: dict[str, int] = {}
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 k, _, v = line.partition(":")
-                if k == "VmHWM":
-                    out["peak_rss_mib"] = round(int(v.split()[0]) / 1024, 1)
-                elif k == "VmRSS":
-                    out["rss_mib"] = round(int(v.split()[0]) / 1024, 1)
+                if k in ("VmHWM", "VmRSS"):
+                    out[k] = int(v.split()[0])
     except OSError:
         pass
     return out
+
+
+def proc_mem(pid: int) -> dict[str, float]:
+    """Peak (VmHWM) and current (VmRSS) resident memory of a process, in MiB."""
+    names = {"VmHWM": "peak_rss_mib", "VmRSS": "rss_mib"}
+    return {names[k]: round(v / 1024, 1) for k, v in proc_status(pid).items()}
 
 
 def proc_cpu(pid: int) -> float:
@@ -102,6 +106,11 @@ def proc_cpu(pid: int) -> float:
 def node_names(workers: int, master: bool = True) -> list[str]:
     """`master` (tainted control plane) plus node1..nodeN: the shape `kubeling up --node-count` gives."""
     return (["master"] if master else []) + [f"node{i}" for i in range(1, workers + 1)]
+
+
+def node_count(n: int) -> list[str]:
+    """The nodes of `kubeling up --node-count n`: n in all, `master` plus node1..node(n-1)."""
+    return node_names(n - 1) if n > 0 else []
 
 
 class Cluster:

@@ -403,6 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if hasattr(signal, "SIGPIPE") and args.cmd in ("status", "down"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `kubeling status | head` ends quietly, as CLIs do
     return args.func(args) or 0
 
 

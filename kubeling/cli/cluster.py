@@ -118,7 +118,8 @@ class Cluster:
         return {"nodes": list(c.nodes), "pod_start_delay": c.pod_start_delay, "dns_port": c.dns_port,
                 "node_monitor_grace_period": c.node_monitor_grace_period,
                 "default_storageclass": c.default_storageclass, "host": c.host, "port": c.port,
-                "terminated_pod_gc_threshold": c.terminated_pod_gc_threshold, "pod_gc_quarantine": c.pod_gc_quarantine}
+                "terminated_pod_gc_threshold": c.terminated_pod_gc_threshold, "pod_gc_quarantine": c.pod_gc_quarantine,
+                "event_ttl": c.event_ttl}
 
     async def _bootstrap(self) -> None:
         ns_rt = by_qualified("namespaces")

@@ -25,5 +25,6 @@ class ClusterConfig:
     default_storageclass: bool = True
     terminated_pod_gc_threshold: int = 12500
     pod_gc_quarantine: float = 40.0
+    event_ttl: float = 3600.0
     audit_log: str | None = None  # None: DATA_DIR/audit.log; "": no audit log
     max_inflight_per_client: int = 64  # concurrent requests per non-admin client before 429 (0: no limit)

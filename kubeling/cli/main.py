@@ -114,7 +114,7 @@ def _cfg_from_args(a: argparse.Namespace) -> ClusterConfig:
                          node_monitor_grace_period=a.node_monitor_grace_period,
                          default_storageclass=not a.no_default_storageclass,
                          terminated_pod_gc_threshold=a.terminated_pod_gc_threshold,
-                         pod_gc_quarantine=a.pod_gc_quarantine, audit_log=a.audit_log,
+                         pod_gc_quarantine=a.pod_gc_quarantine, event_ttl=a.event_ttl, audit_log=a.audit_log,
                          max_inflight_per_client=a.max_inflight_per_client, **storage_config(a))
 
 
@@ -221,7 +221,7 @@ def _up_detached(a: argparse.Namespace, cfg: ClusterConfig) -> int:
             "--pod-start-delay", str(cfg.pod_start_delay),
             "--node-monitor-grace-period", str(cfg.node_monitor_grace_period), "--_child",
             "--terminated-pod-gc-threshold", str(cfg.terminated_pod_gc_threshold),
-            "--pod-gc-quarantine", str(cfg.pod_gc_quarantine),
+            "--pod-gc-quarantine", str(cfg.pod_gc_quarantine), "--event-ttl", str(cfg.event_ttl),
             "--max-inflight-per-client", str(cfg.max_inflight_per_client), "--admin-auth", a.admin_auth]
     if cfg.audit_log is not None:
         args += ["--audit-log", cfg.audit_log]
@@ -367,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="terminated pods kept before pod GC deletes the oldest (0 disables)")
     up.add_argument("--pod-gc-quarantine", type=float, default=40.0,
                     help="seconds a pod's node must be missing before pod GC deletes the pod")
+    up.add_argument("--event-ttl", type=float, default=3600.0, metavar="SECONDS",
+                    help="how long Events are kept after their last occurrence (kube-apiserver --event-ttl)")
     up.add_argument("--audit-log", default=None, metavar="PATH",
                     help="audit log of mutating requests, one JSON line each (default DATA_DIR/audit.log; "
                          "'' disables)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -223,6 +224,21 @@ class KubelingCluster:
         except OSError:
             return "(no log)"
         return "\n".join(data.splitlines()[-lines:])
+
+
+
+def table(out: str) -> tuple[list[str], list[dict[str, str]]]:
+    """Parse kubectl's column output by header positions (cells may be empty): (column names, rows)."""
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    cols = [(m.group(0), m.start()) for m in re.finditer(r"\S+(?: \S+)*", lines[0])]
+    rows = []
+    for ln in lines[1:]:
+        row = {}
+        for i, (name, start) in enumerate(cols):
+            end = cols[i + 1][1] if i + 1 < len(cols) else None
+            row[name] = ln[start:end].strip()
+        rows.append(row)
+    return [c[0] for c in cols], rows
 
 
 def wait_for(pred: Any, timeout: float = 30.0, interval: float = 0.2, what: str = "condition") -> Any:

@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 import pytest
-from conftest import KUBECTL, REPO, KubelingCluster, wait_for
+from conftest import KUBECTL, REPO, KubelingCluster, table, wait_for
 
 EXAMPLES = os.path.join(REPO, "docs", "examples")
 
@@ -41,21 +41,6 @@ def write(tmp_path: Any, name: str, text: str) -> str:
         f.write(text)
     return path
 
-
-def table(out: str) -> tuple[list[str], list[dict[str, str]]]:
-    """Parse kubectl's column output by header positions (cells may be empty)."""
-    lines = [ln for ln in out.splitlines() if ln.strip()]
-    header = lines[0]
-    cols = [(m.group(0), m.start()) for m in re.finditer(r"\S+(?: \S+)*", header)]
-    names = [c[0] for c in cols]
-    rows = []
-    for ln in lines[1:]:
-        row = {}
-        for i, (name, start) in enumerate(cols):
-            end = cols[i + 1][1] if i + 1 < len(cols) else None
-            row[name] = ln[start:end].strip()
-        rows.append(row)
-    return names, rows
 
 
 def names_of(out: str) -> list[str]:

@@ -17,25 +17,12 @@ import warnings
 from typing import Any
 
 import pytest
-from conftest import KubelingCluster, wait_for
+from conftest import KubelingCluster, table, wait_for
 
 from kubeling.apiserver import tokens
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 
-
-def table(out: str) -> tuple[list[str], list[dict[str, str]]]:
-    """kubectl column output by header positions."""
-    lines = [ln for ln in out.splitlines() if ln.strip()]
-    cols = [(m.group(0), m.start()) for m in re.finditer(r"\S+(?: \S+)*", lines[0])]
-    rows = []
-    for ln in lines[1:]:
-        row = {}
-        for i, (name, start) in enumerate(cols):
-            end = cols[i + 1][1] if i + 1 < len(cols) else None
-            row[name] = ln[start:end].strip()
-        rows.append(row)
-    return [c[0] for c in cols], rows
 
 
 def can_i_rows(out: str) -> dict[str, str]:

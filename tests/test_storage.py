@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import REPO, KubelingCluster, wait_for
+from conftest import REPO, KubelingCluster, table, wait_for
 
 SEED = os.path.join(REPO, "docs", "examples")  # the tutorial's manifests, verbatim
 
@@ -36,19 +36,6 @@ def _has(module: str) -> bool:
     except ModuleNotFoundError:
         return False
 
-
-def table(out: str) -> tuple[list[str], list[dict[str, str]]]:
-    """kubectl column output parsed by header positions (cells may be empty)."""
-    lines = [ln for ln in out.splitlines() if ln.strip()]
-    cols = [(m.group(0), m.start()) for m in re.finditer(r"\S+(?: \S+)*", lines[0])]
-    rows = []
-    for ln in lines[1:]:
-        row = {}
-        for i, (name, start) in enumerate(cols):
-            end = cols[i + 1][1] if i + 1 < len(cols) else None
-            row[name] = ln[start:end].strip()
-        rows.append(row)
-    return [c[0] for c in cols], rows
 
 
 def apply(c: KubelingCluster, *docs: dict[str, Any]) -> None:

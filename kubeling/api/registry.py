@@ -7,7 +7,6 @@ Kind-specific rules come from `strategy`, `defaults` and `validation`.
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,7 +20,7 @@ from ..storage.store import Store
 from . import apply as ssa
 from . import defaults, errors, meta, patch, safety, strategy, validation
 from .errors import ApiError
-from .resources import ResourceType, by_qualified, lookup
+from .resources import ResourceType, by_qualified
 from .selectors import (
     compile_field_selector,
     exact_name,
@@ -134,10 +133,8 @@ class Registry:
     def _strict_fields(self, rt: ResourceType, obj: dict[str, Any], req: Request, decoding: bool = False,
                        old: dict[str, Any] | None = None) -> None:
         # `old` (the stored version, if any) only spares walking subtrees the write did not change.
-        if req.field_validation == "Ignore" or not rt.def_name:
-            unknown = validation.unknown_fields(rt.def_name, obj, old) if rt.def_name else []
-        else:
-            unknown = validation.unknown_fields(rt.def_name, obj, old)
+        # Unknown fields are found (and pruned below) whatever the validation mode; only reporting differs.
+        unknown = validation.unknown_fields(rt.def_name, obj, old) if rt.def_name else []
         if not unknown:
             return
         if req.field_validation == "Strict":
@@ -769,16 +766,3 @@ def _prune_path(obj: dict[str, Any], path: str) -> None:
             return
     if isinstance(cur, dict):
         cur.pop(parts[-1], None)
-
-
-def resource_for(group: str, version: str, plural: str) -> ResourceType | None:
-    return lookup(group, version, plural)
-
-
-async def wait_for(pred: Callable[[], bool], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        await asyncio.sleep(0.05)
-    return pred()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the tests need, then run the whole suite. This is the README's second command; .ci/run runs it.
 #
-#   ./scripts/test.sh                 # everything, 2 workers
+#   ./scripts/test.sh                 # everything, 2 workers, on SQLite then on etcd
+#   KUBELING_TEST_BACKENDS=sqlite ./scripts/test.sh   # one backend only
 #   ./scripts/test.sh tests/unit      # extra arguments go to pytest
 #   PYTEST_WORKERS=4 ./scripts/test.sh
 set -euo pipefail
@@ -38,4 +39,12 @@ if [ ! -x "${KUBECTL:-/usr/bin/kubectl}" ]; then
   exit 1
 fi
 
-exec "$PYTHON" -m pytest -q -n "${PYTEST_WORKERS:-2}" "$@"
+# The whole suite runs once per storage backend (issue #9): first on the embedded SQLite store, then with every
+# kubeling the tests start on etcd (one etcd per pytest worker, a key prefix per cluster; tests/etcd_util.py).
+# KUBELING_TEST_BACKENDS="sqlite" (or "etcd") runs one pass only.
+status=0
+for backend in ${KUBELING_TEST_BACKENDS:-sqlite etcd}; do
+  echo "==== storage backend: $backend ====" >&2
+  "$PYTHON" -m pytest -q -n "${PYTEST_WORKERS:-2}" --storage-backend "$backend" "$@" || status=$?
+done
+exit "$status"

@@ -263,6 +263,25 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[BACKEND_ENV] = config.getoption("--storage-backend")
 
 
+# Tests that never start a kubeling of the suite's backend: the unit tests (the store's own etcd cases
+# included) and tests/test_etcd.py (its clusters are on etcd whatever the option says). They run in the
+# SQLite pass; the etcd pass leaves them out instead of running them a second time unchanged.
+_BACKEND_INDEPENDENT = ("unit", "test_etcd.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--storage-backend") != "etcd":
+        return
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    keep, drop = [], []
+    for item in items:
+        rel = os.path.relpath(str(item.path), tests_dir).split(os.sep)
+        (drop if rel[0] in _BACKEND_INDEPENDENT else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 # ---- fixtures -----------------------------------------------------------------------------------------
 
 _LIVE: list[KubelingCluster] = []

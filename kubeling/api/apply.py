@@ -55,6 +55,14 @@ RESET_FIELDS: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
                                            ("metadata", "ownerReferences")),
 }
 
+# Fields a strategy's PrepareForUpdate recomputes on every update of the main resource, per definition.
+# Upstream's field manager runs before PrepareForUpdate and sees the stored value on both sides, so a
+# change of these is never credited to an updater; kubeling's registry sets them before the call.
+# (The creator is credited: on create the field manager compares against the empty object.)
+_UPDATE_SERVER_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "io.k8s.api.apps.v1.DaemonSet": (("metadata", "annotations", "deprecated.daemonset.template.generation"),),
+}
+
 # Default values of list-map key fields (upstream reads them from `default` in the OpenAPI schema,
 # which the bundled definitions do not carry).
 _KEY_DEFAULTS: dict[tuple[str, str], Any] = {
@@ -979,7 +987,9 @@ def _zero(def_name: str) -> dict[str, Any]:
 # Reset/stripped fields
 
 @functools.cache
-def _skip_tree(def_name: str, subresource: str) -> dict[str, Any]:
+def _skip_tree(def_name: str, subresource: str, updating: bool = False) -> dict[str, Any]:
+    """Paths never credited to a writer: stripped metadata, reset fields, and (`updating`) the fields
+    the strategy recomputes after upstream's field manager ran."""
     paths = RESET_FIELDS.get((def_name, subresource))
     if paths is None:
         props = (schema.definitions().get(def_name) or {}).get("properties") or {}
@@ -989,6 +999,8 @@ def _skip_tree(def_name: str, subresource: str) -> dict[str, Any]:
             paths = (("spec",),) if "spec" in props else ()
         else:
             paths = ()
+    if updating and not subresource:
+        paths = tuple(paths) + _UPDATE_SERVER_FIELDS.get(def_name, ())
     tree = copy.deepcopy(_STRIP)
     for p in paths:
         n = tree
@@ -1239,7 +1251,7 @@ def update_managed_fields(old: dict[str, Any] | None, new: dict[str, Any], manag
         md.pop("managedFields", None)  # upstream: never start tracking on an update
         return
     t = _root(def_name)
-    skip = _skip_tree(def_name, subresource or "")
+    skip = _skip_tree(def_name, subresource or "", not creating)
     try:
         changed, removed = _diff_objects(old if old is not None else _zero(def_name), new, t, skip)
     except _BadItem:

@@ -433,3 +433,90 @@ def test_status_apply_records_subresource() -> None:
     out = ssa.server_side_apply(live, cfg, "ctrl", False, STS, T1, "status")
     e = entry(out, "ctrl")
     assert e["subresource"] == "status" and e["fieldsV1"] == {"f:status": {"f:replicas": {}}}
+
+
+# ---- atomic RBAC values and server-recomputed fields (client-side -> server-side migration) -----
+
+RB = "io.k8s.api.rbac.v1.RoleBinding"
+DS = "io.k8s.api.apps.v1.DaemonSet"
+
+
+def rb_manifest(explicit: bool) -> dict:
+    ref = {"kind": "ClusterRole", "name": "view"}
+    subj = {"kind": "User", "name": "alice"}
+    if explicit:
+        ref["apiGroup"] = subj["apiGroup"] = "rbac.authorization.k8s.io"
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "rb", "namespace": "default"}, "roleRef": ref, "subjects": [subj]}
+
+
+def csa_rolebinding(explicit: bool) -> dict:
+    """RoleBinding created by `kubectl apply`: annotation of the manifest, apiGroups defaulted."""
+    rb = rb_manifest(explicit)
+    cfg = copy.deepcopy(rb)
+    cfg["metadata"]["annotations"] = {}
+    rb["metadata"]["annotations"] = {ssa.LAST_APPLIED: json.dumps(cfg, sort_keys=True, separators=(",", ":")) + "\n"}
+    rb["roleRef"]["apiGroup"] = rb["subjects"][0]["apiGroup"] = "rbac.authorization.k8s.io"
+    ssa.update_managed_fields(None, rb, "kubectl-client-side-apply", "Update", RB, T0)
+    assert entry(rb, "kubectl-client-side-apply")["fieldsV1"] == {
+        "f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}}},
+        "f:roleRef": {}, "f:subjects": {}}  # atomic: owned as a whole
+    return stored(rb)
+
+
+def test_atomic_rbac_values_equal_to_live_do_not_conflict() -> None:
+    out = ssa.server_side_apply(csa_rolebinding(True), rb_manifest(True), "kubectl", False, RB, T1)
+    assert entry(out, "kubectl")["fieldsV1"] == {"f:roleRef": {}, "f:subjects": {}}
+    assert "time" not in entry(out, "kubectl")  # nothing changed
+    assert entry(out, "kubectl-client-side-apply")["fieldsV1"]["f:roleRef"] == {}  # co-owned
+
+
+def test_atomic_rbac_values_left_to_defaulting_conflict_even_for_kubectl() -> None:
+    """The merged atomic value lacks the defaulted apiGroup, and the last-applied annotation does not match
+    the live object there, so upstream's lastAppliedManager does not lift the conflict."""
+    live = csa_rolebinding(False)
+    for manager in ("kubectl", "other"):
+        with pytest.raises(ApiError) as ei:
+            ssa.server_side_apply(live, rb_manifest(False), manager, False, RB, T1)
+        assert ei.value.code == 409
+        assert ei.value.message == ('Apply failed with 2 conflicts: conflicts with "kubectl-client-side-apply" '
+                                    'using rbac.authorization.k8s.io/v1:\n- .roleRef\n- .subjects')
+        assert [c["field"] for c in ei.value.causes] == [".roleRef", ".subjects"]
+    out = ssa.server_side_apply(live, rb_manifest(False), "kubectl", True, RB, T1)
+    assert entry(out, "kubectl") == {
+        "manager": "kubectl", "operation": "Apply", "apiVersion": "rbac.authorization.k8s.io/v1", "time": T1,
+        "fieldsType": "FieldsV1", "fieldsV1": {"f:roleRef": {}, "f:subjects": {}}}
+    assert entry(out, "kubectl-client-side-apply")["fieldsV1"] == {
+        "f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}}}}
+    assert out["roleRef"] == {"kind": "ClusterRole", "name": "view"}  # the registry defaults it again
+
+
+def test_kubectl_takes_atomic_value_changed_since_client_side_apply() -> None:
+    """A changed subjects list where the annotation still matches the live object: taken over."""
+    live = csa_rolebinding(True)
+    cfg = rb_manifest(True)
+    cfg["subjects"].append({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "devs"})
+    out = ssa.server_side_apply(live, cfg, "kubectl", False, RB, T1)
+    assert entry(out, "kubectl-client-side-apply")["fieldsV1"] == {
+        "f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}}},
+        "f:roleRef": {}}
+    assert len(out["subjects"]) == 2
+
+
+def test_daemonset_template_generation_credited_on_create_only() -> None:
+    ann = "deprecated.daemonset.template.generation"
+    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet",
+          "metadata": {"name": "d", "namespace": "default", "annotations": {ann: "1"}},
+          "spec": {"selector": {"matchLabels": {"a": "b"}},
+                   "template": {"metadata": {"labels": {"a": "b"}},
+                                "spec": {"containers": [{"name": "c", "image": "x:1"}]}}}}
+    ssa.update_managed_fields(None, ds, "creator", "Update", DS, T0)
+    assert entry(ds, "creator")["fieldsV1"]["f:metadata"] == {"f:annotations": {".": {}, f"f:{ann}": {}}}
+    live = stored(ds)
+    new = copy.deepcopy(live)
+    new["spec"]["template"]["spec"]["containers"][0]["image"] = "x:2"
+    new["metadata"]["annotations"][ann] = "2"  # PrepareForUpdate's bump, after upstream's field manager
+    ssa.update_managed_fields(live, new, "setter", "Update", DS, T1)
+    assert entry(new, "setter")["fieldsV1"] == {
+        "f:spec": {"f:template": {"f:spec": {"f:containers": {'k:{"name":"c"}': {"f:image": {}}}}}}}
+    assert f"f:{ann}" in entry(new, "creator")["fieldsV1"]["f:metadata"]["f:annotations"]

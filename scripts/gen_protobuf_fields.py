@@ -31,15 +31,19 @@ from kubeling.apiserver.protobuf import iter_fields  # noqa: E402
 PACKAGES = {
     "k8s.io/api/core/v1": "v1",
     "k8s.io/api/apps/v1": "apps/v1",
+    "k8s.io/api/batch/v1": "batch/v1",
     "k8s.io/api/storage/v1": "storage.k8s.io/v1",
     "k8s.io/api/coordination/v1": "coordination.k8s.io/v1",
     "k8s.io/api/discovery/v1": "discovery.k8s.io/v1",
     "k8s.io/api/events/v1": "events.k8s.io/v1",
     "k8s.io/api/policy/v1": "policy/v1",
     "k8s.io/api/autoscaling/v1": "autoscaling/v1",
+    "k8s.io/api/autoscaling/v2": "autoscaling/v2",
     "k8s.io/api/authentication/v1": "authentication.k8s.io/v1",
     "k8s.io/api/authorization/v1": "authorization.k8s.io/v1",
     "k8s.io/api/rbac/v1": "rbac.authorization.k8s.io/v1",
+    "k8s.io/api/networking/v1": "networking.k8s.io/v1",
+    "k8s.io/api/scheduling/v1": "scheduling.k8s.io/v1",
     "k8s.io/apimachinery/pkg/apis/meta/v1": "meta.k8s.io/v1",
 }
 # meta/v1 kinds a client sends under the group version of the resource it talks to.

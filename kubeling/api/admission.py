@@ -15,7 +15,15 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from . import errors, pod_admission, serviceaccount_admission
+from . import (
+    errors,
+    ingress_admission,
+    limitrange_admission,
+    pod_admission,
+    priority_admission,
+    quota_admission,
+    serviceaccount_admission,
+)
 from .defaults import quantity_value
 from .registry import Registry, Request
 from .resources import ResourceType, by_qualified
@@ -131,3 +139,7 @@ def install(registry: Registry, settings: dict[str, Any] | None = None) -> None:
     registry.admission.append(StorageAdmission(registry))
     serviceaccount_admission.install(registry)
     registry.admission.append(pod_admission.default_toleration_seconds)
+    priority_admission.install(registry)
+    ingress_admission.install(registry)
+    limitrange_admission.install(registry)
+    quota_admission.install(registry)  # last validating plugin, as upstream's ResourceQuota

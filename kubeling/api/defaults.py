@@ -39,14 +39,26 @@ RESOURCES: dict[str, tuple[str, str, str, bool]] = {
     "events": ("", "v1", "Event", True),
     "persistentvolumes": ("", "v1", "PersistentVolume", False),
     "persistentvolumeclaims": ("", "v1", "PersistentVolumeClaim", True),
+    "resourcequotas": ("", "v1", "ResourceQuota", True),
+    "limitranges": ("", "v1", "LimitRange", True),
+    "podtemplates": ("", "v1", "PodTemplate", True),
+    "replicationcontrollers": ("", "v1", "ReplicationController", True),
     "statefulsets.apps": ("apps", "v1", "StatefulSet", True),
     "daemonsets.apps": ("apps", "v1", "DaemonSet", True),
     "deployments.apps": ("apps", "v1", "Deployment", True),
     "replicasets.apps": ("apps", "v1", "ReplicaSet", True),
     "controllerrevisions.apps": ("apps", "v1", "ControllerRevision", True),
+    "jobs.batch": ("batch", "v1", "Job", True),
+    "cronjobs.batch": ("batch", "v1", "CronJob", True),
+    "ingressclasses.networking.k8s.io": ("networking.k8s.io", "v1", "IngressClass", False),
+    "ingresses.networking.k8s.io": ("networking.k8s.io", "v1", "Ingress", True),
+    "networkpolicies.networking.k8s.io": ("networking.k8s.io", "v1", "NetworkPolicy", True),
+    "priorityclasses.scheduling.k8s.io": ("scheduling.k8s.io", "v1", "PriorityClass", False),
     "storageclasses.storage.k8s.io": ("storage.k8s.io", "v1", "StorageClass", False),
     "leases.coordination.k8s.io": ("coordination.k8s.io", "v1", "Lease", True),
     "endpointslices.discovery.k8s.io": ("discovery.k8s.io", "v1", "EndpointSlice", True),
+    "poddisruptionbudgets.policy": ("policy", "v1", "PodDisruptionBudget", True),
+    "horizontalpodautoscalers.autoscaling": ("autoscaling", "v2", "HorizontalPodAutoscaler", True),
     "events.events.k8s.io": ("events.k8s.io", "v1", "Event", True),
     "roles.rbac.authorization.k8s.io": ("rbac.authorization.k8s.io", "v1", "Role", True),
     "clusterroles.rbac.authorization.k8s.io": ("rbac.authorization.k8s.io", "v1", "ClusterRole", False),
@@ -62,7 +74,8 @@ RESOURCES: dict[str, tuple[str, str, str, bool]] = {
 }
 
 DS_TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
-WORKLOADS = ("statefulsets.apps", "daemonsets.apps", "deployments.apps", "replicasets.apps")
+WORKLOADS = ("statefulsets.apps", "daemonsets.apps", "deployments.apps", "replicasets.apps", "replicationcontrollers",
+             "jobs.batch", "cronjobs.batch", "poddisruptionbudgets.policy")
 
 
 def def_name(resource: str) -> str | None:
@@ -792,6 +805,110 @@ def _d_replicaset(obj: dict[str, Any]) -> None:
     _time_nulls(st.get("conditions"), "lastTransitionTime")
 
 
+def _d_replicationcontroller(obj: dict[str, Any]) -> None:
+    """core/v1 SetDefaults_ReplicationController: an empty selector and empty labels come from the
+    template's labels, replicas defaults to 1; the template (a pointer in v1) is defaulted when present."""
+    spec = _d(obj, "spec")
+    tpl = spec.get("template")
+    if isinstance(tpl, dict):
+        labels = (tpl.get("metadata") or {}).get("labels")
+        if isinstance(labels, dict) and labels:
+            if not spec.get("selector"):
+                spec["selector"] = dict(labels)
+            meta = _d(obj, "metadata")
+            if not meta.get("labels"):
+                meta["labels"] = dict(labels)
+        _default_pod_template(spec)
+    if spec.get("replicas") is None:
+        spec["replicas"] = 1
+    st = _d(obj, "status")
+    _zero_fields(st, replicas=0)
+    _time_nulls(st.get("conditions"), "lastTransitionTime")
+
+
+def _default_pod_failure_policy(spec: dict[str, Any]) -> None:
+    pfp = spec.get("podFailurePolicy")
+    if isinstance(pfp, dict):
+        for rule in _dicts(pfp.get("rules")):
+            for pat in _dicts(rule.get("onPodConditions")):
+                if not pat.get("status"):
+                    pat["status"] = "True"
+
+
+def _d_job(obj: dict[str, Any]) -> None:
+    """batch/v1 SetDefaults_Job (v1.32 gates: JobPodReplacementPolicy and JobBackoffLimitPerIndex on)."""
+    spec = _d(obj, "spec")
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    if spec.get("parallelism") is None:
+        spec["parallelism"] = 1
+    if spec.get("backoffLimit") is None:
+        spec["backoffLimit"] = 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6
+    tpl_labels = _d(spec, "template").get("metadata", {}).get("labels")
+    meta = _d(obj, "metadata")
+    if tpl_labels is not None and not meta.get("labels"):
+        meta["labels"] = dict(tpl_labels)
+    if spec.get("completionMode") is None:
+        spec["completionMode"] = "NonIndexed"
+    if spec.get("suspend") is None:
+        spec["suspend"] = False
+    if spec.get("podReplacementPolicy") is None:
+        spec["podReplacementPolicy"] = "Failed" if spec.get("podFailurePolicy") is not None else "TerminatingOrFailed"
+    if spec.get("manualSelector") is None:
+        spec["manualSelector"] = False
+    _default_pod_failure_policy(spec)
+    _default_pod_template(spec)
+    st = _d(obj, "status")
+    _time_nulls(st.get("conditions"), "lastProbeTime", "lastTransitionTime")
+
+
+def _d_cronjob(obj: dict[str, Any]) -> None:
+    """batch/v1 SetDefaults_CronJob; the job template gets only pod-template defaults, as upstream."""
+    spec = _d(obj, "spec")
+    if not spec.get("concurrencyPolicy"):
+        spec["concurrencyPolicy"] = "Allow"
+    if spec.get("suspend") is None:
+        spec["suspend"] = False
+    if spec.get("successfulJobsHistoryLimit") is None:
+        spec["successfulJobsHistoryLimit"] = 3
+    if spec.get("failedJobsHistoryLimit") is None:
+        spec["failedJobsHistoryLimit"] = 1
+    _zero_fields(spec, schedule="")
+    jt = _d(spec, "jobTemplate")
+    _embedded_meta(jt)
+    jspec = _d(jt, "spec")
+    _default_pod_failure_policy(jspec)
+    _default_pod_template(jspec)
+    _d(obj, "status")
+
+
+JOB_CONTROLLER_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
+JOB_NAME_LABELS = ("job-name", "batch.kubernetes.io/job-name")
+
+
+def _generate_job_selector(obj: dict[str, Any]) -> None:
+    """job strategy generateSelector: label the template with the job's name and uid, select the uid."""
+    spec = _d(obj, "spec")
+    if spec.get("manualSelector"):
+        return
+    meta = obj["metadata"]
+    tpl_meta = _d(_d(spec, "template"), "metadata")
+    labels = tpl_meta.get("labels")
+    if not isinstance(labels, dict):
+        labels = tpl_meta["labels"] = {}
+    for k in JOB_NAME_LABELS:
+        labels.setdefault(k, meta.get("name", ""))
+    for k in JOB_CONTROLLER_UID_LABELS:
+        labels.setdefault(k, meta.get("uid", ""))
+    sel = spec.get("selector")
+    if not isinstance(sel, dict):
+        sel = spec["selector"] = {}
+    ml = sel.get("matchLabels")
+    if not isinstance(ml, dict):
+        ml = sel["matchLabels"] = {}
+    ml.setdefault(JOB_CONTROLLER_UID_LABELS[1], meta.get("uid", ""))
+
+
 def _d_pv(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     st = _d(obj, "status")
@@ -832,6 +949,24 @@ def _d_secret(obj: dict[str, Any]) -> None:
         data = obj.setdefault("data", {})
         for k, v in sd.items():
             data[k] = base64.b64encode(str(v if v is not None else "").encode()).decode()
+
+
+def _d_limitrange(obj: dict[str, Any]) -> None:
+    """SetDefaults_LimitRangeItem: a Container item's default limit falls back to max, its default
+    request to the default limit, then to min."""
+    for item in _d(obj, "spec").get("limits") or ():
+        if not isinstance(item, dict) or item.get("type") != "Container":
+            continue
+        dflt, dreq = _d(item, "default"), _d(item, "defaultRequest")
+        for k, v in (item.get("max") or {}).items():
+            dflt.setdefault(k, v)
+        for k, v in dflt.items():
+            dreq.setdefault(k, v)
+        for k, v in (item.get("min") or {}).items():
+            dreq.setdefault(k, v)
+        for key in ("default", "defaultRequest"):  # omitempty: empty maps are not written
+            if not item[key]:
+                del item[key]
 
 
 def _d_configmap(obj: dict[str, Any]) -> None:
@@ -928,10 +1063,114 @@ def _d_lease(obj: dict[str, Any]) -> None:
     _d(obj, "spec")
 
 
+def _d_pdb(obj: dict[str, Any]) -> None:
+    """policy/v1 has no defaulters; the status counters and condition fields have no omitempty."""
+    _d(obj, "spec")
+    st = _d(obj, "status")
+    _zero_fields(st, disruptionsAllowed=0, currentHealthy=0, desiredHealthy=0, expectedPods=0)
+    for c in _dicts(st.get("conditions")):
+        _zero_fields(c, type="", status="", reason="", message="")
+        c.setdefault("lastTransitionTime", None)
+
+
+HPA_SCALE_UP_DEFAULT = {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
+                        "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15},
+                                     {"type": "Percent", "value": 100, "periodSeconds": 15}]}
+HPA_SCALE_DOWN_DEFAULT = {"stabilizationWindowSeconds": 300, "selectPolicy": "Max",
+                          "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}
+
+
+def hpa_scaling_rules(rules: Any, dflt: dict[str, Any]) -> dict[str, Any]:
+    """GenerateHPAScaleUpRules / GenerateHPAScaleDownRules: the fields a rule leaves out, defaulted."""
+    out = dict(rules) if isinstance(rules, dict) else {}
+    for k, v in dflt.items():
+        if out.get(k) is None:
+            out[k] = _deepcopy(v)
+    return out
+
+
+def _d_hpa(obj: dict[str, Any]) -> None:
+    """autoscaling/v2 defaults.go: minReplicas 1, an 80% cpu metric when none, behavior rules filled in."""
+    spec = _d(obj, "spec")
+    if spec.get("minReplicas") is None:
+        spec["minReplicas"] = 1
+    if not spec.get("metrics"):
+        spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": {
+            "type": "Utilization", "averageUtilization": 80}}}]
+    b = spec.get("behavior")
+    if isinstance(b, dict):
+        b["scaleUp"] = hpa_scaling_rules(b.get("scaleUp"), HPA_SCALE_UP_DEFAULT)
+        b["scaleDown"] = hpa_scaling_rules(b.get("scaleDown"), HPA_SCALE_DOWN_DEFAULT)
+    _zero_fields(_d(spec, "scaleTargetRef"), kind="", name="")
+    _zero_fields(spec, maxReplicas=0)
+    st = _d(obj, "status")
+    _zero_fields(st, desiredReplicas=0)
+    for c in _dicts(st.get("conditions")):
+        _zero_fields(c, type="", status="")
+
+
 def _d_controllerrevision(obj: dict[str, Any]) -> None:
     _zero_fields(obj, revision=0)
     if "data" not in obj:
         obj["data"] = None
+
+
+# networking.k8s.io/v1 and scheduling.k8s.io/v1 (pkg/apis/networking/v1, pkg/apis/scheduling/v1 defaults.go).
+# Struct-valued fields without omitempty effect (spec, status.loadBalancer, service.port, podSelector)
+# are always encoded, so they are filled in here too.
+
+def _ingress_backend(b: Any) -> None:
+    if isinstance(b, dict) and isinstance(b.get("service"), dict):
+        svc = b["service"]
+        svc.setdefault("name", "")
+        _d(svc, "port")
+
+
+def _d_ingress(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    _ingress_backend(spec.get("defaultBackend"))
+    for rule in _dicts(spec.get("rules")):
+        http = rule.get("http")
+        if isinstance(http, dict):
+            if "paths" not in http:
+                http["paths"] = None
+            for p in _dicts(http.get("paths")):
+                _ingress_backend(_d(p, "backend"))
+    _d(_d(obj, "status"), "loadBalancer")
+
+
+def _d_ingressclass(obj: dict[str, Any]) -> None:
+    params = _d(obj, "spec").get("parameters")
+    if isinstance(params, dict):
+        params.setdefault("kind", "")
+        params.setdefault("name", "")
+        if params.get("scope") is None:
+            params["scope"] = "Cluster"
+
+
+def _d_networkpolicy(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    _d(spec, "podSelector")
+    for direction, peers in (("ingress", "from"), ("egress", "to")):
+        for rule in _dicts(spec.get(direction)):
+            for port in _dicts(rule.get("ports")):
+                if port.get("protocol") is None:
+                    port["protocol"] = "TCP"
+            for peer in _dicts(rule.get(peers)):
+                if isinstance(peer.get("ipBlock"), dict):
+                    peer["ipBlock"].setdefault("cidr", "")
+    if not spec.get("policyTypes"):
+        spec["policyTypes"] = ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
+
+
+def _d_priorityclass(obj: dict[str, Any]) -> None:
+    _zero_fields(obj, value=0)
+    if obj.get("preemptionPolicy") is None:
+        obj["preemptionPolicy"] = "PreemptLowerPriority"
+
+
+_NETWORKING_GENERATION = ("ingresses.networking.k8s.io", "ingressclasses.networking.k8s.io",
+                          "networkpolicies.networking.k8s.io")
 
 
 def _d_rbac_role(obj: dict[str, Any]) -> None:
@@ -968,6 +1207,8 @@ _DEFAULTERS = {
     "daemonsets.apps": _d_daemonset,
     "deployments.apps": _d_deployment,
     "replicasets.apps": _d_replicaset,
+    "replicationcontrollers": _d_replicationcontroller,
+    "podtemplates": _default_pod_template,
     "persistentvolumes": _d_pv,
     "persistentvolumeclaims": _d_pvc,
     "namespaces": _d_namespace,
@@ -980,7 +1221,16 @@ _DEFAULTERS = {
     "events.events.k8s.io": _d_events_v1,
     "storageclasses.storage.k8s.io": _d_storageclass,
     "leases.coordination.k8s.io": _d_lease,
+    "poddisruptionbudgets.policy": _d_pdb,
+    "horizontalpodautoscalers.autoscaling": _d_hpa,
+    "ingresses.networking.k8s.io": _d_ingress,
+    "ingressclasses.networking.k8s.io": _d_ingressclass,
+    "networkpolicies.networking.k8s.io": _d_networkpolicy,
+    "priorityclasses.scheduling.k8s.io": _d_priorityclass,
     "controllerrevisions.apps": _d_controllerrevision,
+    "jobs.batch": _d_job,
+    "cronjobs.batch": _d_cronjob,
+    "limitranges": _d_limitrange,
 }
 
 
@@ -1033,17 +1283,23 @@ def prepare_for_create(resource: str, obj: dict[str, Any], now: str | None = Non
         meta["generation"] = 1
         if resource == "daemonsets.apps":
             _d(meta, "annotations")[DS_TEMPLATE_GENERATION] = "1"
-    elif resource in ("services", "persistentvolumeclaims"):
+        elif resource == "jobs.batch":
+            _generate_job_selector(obj)
+    elif resource in ("services", "persistentvolumeclaims", "resourcequotas", "horizontalpodautoscalers.autoscaling"):
         obj["status"] = {}
     elif resource == "persistentvolumes":
         obj["status"] = {"phase": "Pending", "lastPhaseTransitionTime": now or _now()}
     elif resource == "endpointslices.discovery.k8s.io":
         meta["generation"] = 1
+    elif resource in _NETWORKING_GENERATION or resource == "priorityclasses.scheduling.k8s.io":
+        if resource == "ingresses.networking.k8s.io":
+            obj["status"] = {}
+        meta["generation"] = 1
     apply_defaults(resource, obj)
 
 
 _STATUS_KINDS = ("pods", "services", "persistentvolumeclaims", "persistentvolumes", "namespaces", "nodes",
-                 *WORKLOADS)
+                 "resourcequotas", "horizontalpodautoscalers.autoscaling", *WORKLOADS)
 
 
 def prepare_for_update(resource: str, obj: dict[str, Any], old: dict[str, Any]) -> None:
@@ -1071,6 +1327,12 @@ def prepare_for_update(resource: str, obj: dict[str, Any], old: dict[str, Any]) 
         _patch_allocated_values(_d(obj, "spec"), old.get("spec") or {})
     if resource in _STATUS_KINDS and "status" in old:
         obj["status"] = _deepcopy(old["status"])
+    if resource in _NETWORKING_GENERATION:
+        # Ingress status belongs to /status; spec changes bump generation (ingress/ingressclass/netpol strategies).
+        if resource == "ingresses.networking.k8s.io" and "status" in old:
+            obj["status"] = _deepcopy(old["status"])
+        if not semantic_equal(obj.get("spec"), old.get("spec")):
+            meta["generation"] = (old_meta.get("generation") or 0) + 1
     if resource == "namespaces":
         old_fins = (old.get("spec") or {}).get("finalizers")
         spec = _d(obj, "spec")

@@ -19,6 +19,7 @@ class ApiError(Exception):
         causes: list[dict[str, str]] | None = None,
         retry_after: int | None = None,
         uid: str | None = None,
+        continue_token: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -30,6 +31,7 @@ class ApiError(Exception):
         self.causes = causes
         self.retry_after = retry_after
         self.uid = uid
+        self.continue_token = continue_token  # the Status's metadata.continue (an expired list continuation)
 
     def status(self) -> dict[str, Any]:
         details: dict[str, Any] = {}
@@ -53,7 +55,7 @@ class ApiError(Exception):
         st: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": {"continue": self.continue_token} if self.continue_token else {},
             "status": "Failure",
             "message": self.message,
             "code": self.code,

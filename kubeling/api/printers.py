@@ -751,6 +751,73 @@ def _replicaset(obj: Obj, now: float) -> list:
     ]
 
 
+def _replication_controller(obj: Obj, now: float) -> list:
+    """printReplicationController: the ReplicaSet's cells, but the selector is a plain label map."""
+    spec = obj.get("spec") or {}
+    cells = _replicaset({**obj, "spec": {**spec, "selector": None}}, now)
+    cells[-1] = _format_labels(spec.get("selector"))
+    return cells
+
+
+def _pod_template(obj: Obj, now: float) -> list:
+    tpl = obj.get("template") or {}
+    names, images = _containers(tpl)
+    return [_name(obj), names, images, _format_labels((tpl.get("metadata") or {}).get("labels"))]
+
+
+def _job_condition(conds: Any, ctype: str) -> bool:
+    """hasJobCondition: the first condition of the type decides."""
+    for c in conds or ():
+        if c.get("type") == ctype:
+            return c.get("status") == "True"
+    return False
+
+
+def _job(obj: Obj, now: float) -> list:
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    succeeded = int(status.get("succeeded") or 0)
+    if spec.get("completions") is not None:
+        completions = f"{succeeded}/{int(spec['completions'])}"
+    else:
+        par = int(spec.get("parallelism") or 0)
+        completions = f"{succeeded}/1 of {par}" if par > 1 else f"{succeeded}/1"
+    start = _parse_time(status.get("startTime") or "")
+    done = _parse_time(status.get("completionTime") or "")
+    duration = "" if start is None else human_duration((now if done is None else done) - start)
+    conds = status.get("conditions")
+    if _job_condition(conds, "Complete"):
+        state = "Complete"
+    elif _job_condition(conds, "Failed"):
+        state = "Failed"
+    elif _meta(obj).get("deletionTimestamp"):
+        state = "Terminating"
+    elif _job_condition(conds, "Suspended"):
+        state = "Suspended"
+    elif _job_condition(conds, "FailureTarget"):
+        state = "FailureTarget"
+    elif _job_condition(conds, "SuccessCriteriaMet"):
+        state = "SuccessCriteriaMet"
+    else:
+        state = "Running"
+    names, images = _containers(spec.get("template"))
+    return [_name(obj), state, completions, duration, _age(obj, now), names, images,
+            _format_selector(spec.get("selector"))]
+
+
+def _cronjob(obj: Obj, now: float) -> list:
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    last = status.get("lastScheduleTime")
+    suspend = spec.get("suspend")
+    jspec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    names, images = _containers(jspec.get("template"))
+    return [_name(obj), spec.get("schedule") or "", spec.get("timeZone") if spec.get("timeZone") is not None
+            else "<none>", "<unset>" if suspend is None else ("True" if suspend else "False"),
+            len(status.get("active") or ()), "<none>" if last is None else _since(last, now), _age(obj, now),
+            names, images, _format_selector(jspec.get("selector"))]
+
+
 def _controller_revision(obj: Obj, now: float) -> list:
     controller = "<none>"
     for ref in _meta(obj).get("ownerReferences") or ():
@@ -785,6 +852,116 @@ def _lease(obj: Obj, now: float) -> list:
     return [_name(obj), (obj.get("spec") or {}).get("holderIdentity") or "", _age(obj, now)]
 
 
+def _ingress(obj: Obj, now: float) -> list:
+    """printIngress: up to three hosts ("*" for none), LB addresses sorted and unique, "80, 443" with TLS."""
+    spec = obj.get("spec") or {}
+    rules = spec.get("rules") or []
+    hosts: list[str] = []
+    more = False
+    for r in rules:
+        if len(hosts) == 3:
+            more = True
+        if not more and (r or {}).get("host"):
+            hosts.append(r["host"])
+    host_cell = ",".join(hosts) if hosts else "*"
+    if more:
+        host_cell += f" + {len(rules) - 3} more..."
+    addrs = set()
+    for lb in ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or ():
+        if lb.get("ip"):
+            addrs.add(lb["ip"])
+        elif lb.get("hostname"):
+            addrs.add(lb["hostname"])
+    cls = spec.get("ingressClassName")
+    return [_name(obj), "<none>" if cls is None else cls, host_cell, ",".join(sorted(addrs)),
+            "80, 443" if spec.get("tls") else "80", _age(obj, now)]
+
+
+def _ingress_class(obj: Obj, now: float) -> list:
+    spec = obj.get("spec") or {}
+    params = spec.get("parameters")
+    cell = "<none>"
+    if params is not None:
+        cell = params.get("kind", "")
+        if params.get("apiGroup") is not None:
+            cell += "." + params["apiGroup"]
+        cell += "/" + params.get("name", "")
+    return [_name(obj), spec.get("controller", ""), cell, _age(obj, now)]
+
+
+def _network_policy(obj: Obj, now: float) -> list:
+    return [_name(obj), _format_selector((obj.get("spec") or {}).get("podSelector")), _age(obj, now)]
+
+
+def _priority_class(obj: Obj, now: float) -> list:
+    return [_name(obj), int(obj.get("value") or 0), bool(obj.get("globalDefault") or False), _age(obj, now),
+            obj.get("preemptionPolicy") or ""]
+
+
+def _hpa_metrics(specs: Any, statuses: Any) -> str:
+    """formatHPAMetrics: "<current>/<target>" per metric (resource ones prefixed "cpu: "), two at most."""
+    if not specs:
+        return "<none>"
+    statuses = statuses if isinstance(statuses, list) else []
+    out = []
+    for i, spec in enumerate(specs):
+        st = statuses[i] if i < len(statuses) and isinstance(statuses[i], dict) else {}
+        typ = spec.get("type")
+        key = {"External": "external", "Pods": "pods", "Object": "object", "Resource": "resource",
+               "ContainerResource": "containerResource"}.get(typ)
+        src = spec.get(key) or {} if key else {}
+        tgt = src.get("target") or {}
+        cur = (st.get(key) or {}).get("current") if key and isinstance(st.get(key), dict) else None
+        if key in ("external", "object"):
+            if tgt.get("averageValue") is not None:
+                c = format_quantity(cur["averageValue"]) if cur and cur.get("averageValue") is not None else "<unknown>"
+                out.append(f"{c}/{format_quantity(tgt['averageValue'])} (avg)")
+            else:
+                c = format_quantity(cur.get("value")) if cur is not None else "<unknown>"
+                out.append(f"{c}/{format_quantity(tgt.get('value'))}")
+        elif key == "pods":
+            c = format_quantity(cur.get("averageValue")) if cur is not None else "<unknown>"
+            out.append(f"{c}/{format_quantity(tgt.get('averageValue'))}")
+        elif key in ("resource", "containerResource"):
+            name = src.get("name", "")
+            if tgt.get("averageValue") is not None:
+                c = format_quantity(cur.get("averageValue")) if cur is not None else "<unknown>"
+                out.append(f"{name}: {c}/{format_quantity(tgt['averageValue'])}")
+            else:
+                c = f"{cur['averageUtilization']}%" if cur and cur.get("averageUtilization") is not None \
+                    else "<unknown>"
+                t = f"{tgt['averageUtilization']}%" if tgt.get("averageUtilization") is not None else "<auto>"
+                out.append(f"{name}: {c}/{t}")
+        else:
+            out.append("<unknown type>")
+    if len(out) > 2:
+        return f"{', '.join(out[:2])} + {len(out) - 2} more..."
+    return ", ".join(out)
+
+
+def _hpa(obj: Obj, now: float) -> list:
+    """printHorizontalPodAutoscaler."""
+    spec = obj.get("spec") or {}
+    ref = spec.get("scaleTargetRef") or {}
+    mn = spec.get("minReplicas")
+    return [_name(obj), f"{ref.get('kind', '')}/{ref.get('name', '')}",
+            _hpa_metrics(spec.get("metrics"), (obj.get("status") or {}).get("currentMetrics")),
+            "<unset>" if mn is None else str(mn), int(spec.get("maxReplicas") or 0),
+            int((obj.get("status") or {}).get("currentReplicas") or 0), _age(obj, now)]
+
+
+def _pdb(obj: Obj, now: float) -> list:
+    """printPodDisruptionBudget: IntOrString.String() of the budget, "N/A" when unset."""
+    spec = obj.get("spec") or {}
+    cells = [_name(obj)]
+    for k in ("minAvailable", "maxUnavailable"):
+        v = spec.get(k)
+        cells.append("N/A" if v is None else str(v))
+    cells.append(int((obj.get("status") or {}).get("disruptionsAllowed") or 0))
+    cells.append(_age(obj, now))
+    return cells
+
+
 def _rbac_role(obj: Obj, now: float) -> list:
     """printRole/printClusterRole: name and creation time (RFC3339, UTC)."""
     return [_name(obj), _rfc3339(_meta(obj).get("creationTimestamp"))]
@@ -804,6 +981,18 @@ def _rbac_binding(obj: Obj, now: float) -> list:
             groups.append(s.get("name", ""))
     return [_name(obj), f"{ref.get('kind', '')}/{ref.get('name', '')}", _age(obj, now),
             ", ".join(users), ", ".join(groups), ", ".join(sas)]
+
+
+def _resource_quota(obj: Obj, now: float) -> list:
+    """printResourceQuota: "name: used/hard" per spec.hard key (sorted), limits.* in the LIMIT column."""
+    status = obj.get("status") or {}
+    used, hard = status.get("used") or {}, status.get("hard") or {}
+    request, limit = [], []
+    for name in sorted((obj.get("spec") or {}).get("hard") or {}):
+        pieces = name.split(".")
+        cell = f"{name}: {format_quantity(used.get(name))}/{format_quantity(hard.get(name))}"
+        (limit if len(pieces) > 1 and pieces[0] == "limits" else request).append(cell)
+    return [_name(obj), _age(obj, now), ", ".join(request), ", ".join(limit)]
 
 
 def _default(obj: Obj, now: float) -> list:
@@ -894,6 +1083,7 @@ _EVENT_COLUMNS: list[_Col] = [
     ("Name", "string", (_OM, "name"), 1, "name"),
 ]
 
+_HPA_SPEC = "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerSpec"
 _COLUMNS: dict[str, list[_Col]] = {
     "pods": [
         _NAME,
@@ -998,11 +1188,49 @@ _COLUMNS: dict[str, list[_Col]] = {
         _IMAGES,
         ("Selector", "string", _EXT_RS_DOC["spec.selector"], 1, ""),
     ],
+    "replicationcontrollers": [
+        _NAME,
+        ("Desired", "integer", (_CORE + "ReplicationControllerSpec", "replicas"), 0, ""),
+        ("Current", "integer", (_CORE + "ReplicationControllerStatus", "replicas"), 0, ""),
+        ("Ready", "integer", (_CORE + "ReplicationControllerStatus", "readyReplicas"), 0, ""),
+        _AGE,
+        _CONTAINERS,
+        _IMAGES,
+        ("Selector", "string", (_CORE + "ReplicationControllerSpec", "selector"), 1, ""),
+    ],
+    "podtemplates": [
+        _NAME,
+        ("Containers", "string", "Names of each container in the template.", 0, ""),
+        ("Images", "string", "Images referenced by each container in the template.", 0, ""),
+        ("Pod Labels", "string", "The labels for the pod template.", 0, ""),
+    ],
     "controllerrevisions.apps": [
         _NAME,
         ("Controller", "string", "Controller of the object", 0, ""),
         ("Revision", "string", "Revision indicates the revision of the state represented by Data.", 0, ""),
         _AGE,
+    ],
+    "jobs.batch": [
+        _NAME,
+        ("Status", "string", "Status of the job.", 0, ""),
+        ("Completions", "string", ("io.k8s.api.batch.v1.JobStatus", "succeeded"), 0, ""),
+        ("Duration", "string", "Time required to complete the job.", 0, ""),
+        _AGE,
+        _CONTAINERS,
+        _IMAGES,
+        ("Selector", "string", ("io.k8s.api.batch.v1.JobSpec", "selector"), 1, ""),
+    ],
+    "cronjobs.batch": [
+        _NAME,
+        ("Schedule", "string", ("io.k8s.api.batch.v1.CronJobSpec", "schedule"), 0, ""),
+        ("Timezone", "string", ("io.k8s.api.batch.v1.CronJobSpec", "timeZone"), 0, ""),
+        ("Suspend", "boolean", ("io.k8s.api.batch.v1.CronJobSpec", "suspend"), 0, ""),
+        ("Active", "integer", ("io.k8s.api.batch.v1.CronJobStatus", "active"), 0, ""),
+        ("Last Schedule", "string", ("io.k8s.api.batch.v1.CronJobStatus", "lastScheduleTime"), 0, ""),
+        _AGE,
+        _CONTAINERS,
+        _IMAGES,
+        ("Selector", "string", ("io.k8s.api.batch.v1.JobSpec", "selector"), 1, ""),
     ],
     "storageclasses.storage.k8s.io": [
         _NAME,
@@ -1018,6 +1246,22 @@ _COLUMNS: dict[str, list[_Col]] = {
         ("Holder", "string", ("io.k8s.api.coordination.v1.LeaseSpec", "holderIdentity"), 0, ""),
         _AGE,
     ],
+    "horizontalpodautoscalers.autoscaling": [
+        _NAME,
+        ("Reference", "string", (_HPA_SPEC, "scaleTargetRef"), 0, ""),
+        ("Targets", "string", (_HPA_SPEC, "metrics"), 0, ""),
+        ("MinPods", "string", (_HPA_SPEC, "minReplicas"), 0, ""),
+        ("MaxPods", "string", (_HPA_SPEC, "maxReplicas"), 0, ""),
+        ("Replicas", "string", ("io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus", "currentReplicas"), 0, ""),
+        _AGE,
+    ],
+    "poddisruptionbudgets.policy": [
+        _NAME,
+        ("Min Available", "string", "The minimum number of pods that must be available.", 0, ""),
+        ("Max Unavailable", "string", "The maximum number of pods that may be unavailable.", 0, ""),
+        ("Allowed Disruptions", "integer", "Calculated number of pods that may be disrupted at this time.", 0, ""),
+        _AGE,
+    ],
     "endpointslices.discovery.k8s.io": [
         _NAME,
         ("AddressType", "string", _DISCOVERY_BETA_DOC["addressType"], 0, ""),
@@ -1026,6 +1270,46 @@ _COLUMNS: dict[str, list[_Col]] = {
         _AGE,
     ],
 }
+
+_NETPOL_SELECTOR_DOC = (
+    "Selects the pods to which this NetworkPolicy object applies.  The array of ingress rules is applied to any "
+    "pods selected by this field. Multiple network policies can select the same set of pods.  In this case, the "
+    "ingress rules for each are combined additively. This field is NOT optional and follows standard label "
+    "selector semantics. An empty podSelector matches all pods in this namespace.")
+_PC = "io.k8s.api.scheduling.v1.PriorityClass"
+_COLUMNS.update({
+    "ingresses.networking.k8s.io": [
+        _NAME,
+        ("Class", "string", "The name of the IngressClass resource that should be used for additional configuration",
+         0, ""),
+        ("Hosts", "string", "Hosts that incoming requests are matched against before the ingress rule", 0, ""),
+        ("Address", "string", "Address is a list containing ingress points for the load-balancer", 0, ""),
+        ("Ports", "string", "Ports of TLS configurations that open", 0, ""),
+        _AGE,
+    ],
+    "ingressclasses.networking.k8s.io": [
+        _NAME,
+        ("Controller", "string", "Controller that is responsible for handling this class", 0, ""),
+        ("Parameters", "string", "A reference to a resource with additional parameters", 0, ""),
+        _AGE,
+    ],
+    "networkpolicies.networking.k8s.io": [_NAME, ("Pod-Selector", "string", _NETPOL_SELECTOR_DOC, 0, ""), _AGE],
+    "priorityclasses.scheduling.k8s.io": [
+        _NAME,
+        ("Value", "integer", (_PC, "value"), 0, ""),
+        ("Global-Default", "boolean", (_PC, "globalDefault"), 0, ""),
+        _AGE,
+        ("PreemptionPolicy", "string", (_PC, "preemptionPolicy"), 0, ""),
+    ],
+})
+
+_COLUMNS["resourcequotas"] = [
+    _NAME,
+    _AGE,
+    ("Request", "string", "Request represents a minimum amount of cpu/memory that a container may consume.", 0, ""),
+    ("Limit", "string", "Limits control the maximum amount of cpu/memory that a container may use independent of "
+                        "contention on the node.", 0, ""),
+]
 
 _RBAC_ROLE_COLUMNS: list[_Col] = [_NAME, ("Created At", "date", (_OM, "creationTimestamp"), 0, "")]
 _ROLE_REF_DOC = ("RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. "
@@ -1064,14 +1348,25 @@ _PRINTERS: dict[str, Callable[[Obj, float], list]] = {
     "events.events.k8s.io": _events_v1,
     "persistentvolumes": _pv,
     "persistentvolumeclaims": _pvc,
+    "resourcequotas": _resource_quota,
     "statefulsets.apps": _statefulset,
     "daemonsets.apps": _daemonset,
     "deployments.apps": _deployment,
     "replicasets.apps": _replicaset,
+    "replicationcontrollers": _replication_controller,
+    "podtemplates": _pod_template,
     "controllerrevisions.apps": _controller_revision,
+    "jobs.batch": _job,
+    "cronjobs.batch": _cronjob,
     "storageclasses.storage.k8s.io": _storage_class,
     "leases.coordination.k8s.io": _lease,
+    "ingresses.networking.k8s.io": _ingress,
+    "ingressclasses.networking.k8s.io": _ingress_class,
+    "networkpolicies.networking.k8s.io": _network_policy,
+    "priorityclasses.scheduling.k8s.io": _priority_class,
     "endpointslices.discovery.k8s.io": _endpoint_slice,
+    "poddisruptionbudgets.policy": _pdb,
+    "horizontalpodautoscalers.autoscaling": _hpa,
     "roles.rbac.authorization.k8s.io": _rbac_role,
     "clusterroles.rbac.authorization.k8s.io": _rbac_role,
     "rolebindings.rbac.authorization.k8s.io": _rbac_binding,

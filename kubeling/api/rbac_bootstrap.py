@@ -196,6 +196,11 @@ _CLUSTER_ROLES: dict[str, tuple[list[Obj] | None, dict[str, str], Obj | None]] =
 # The controllers kubeling runs (controller_policy.go); each is bound to kube-system's ServiceAccount of that name.
 _CONTROLLER_ROLES: dict[str, list[Obj]] = {
     "clusterrole-aggregation-controller": [R("escalate get list patch update watch", RBAC_GROUP, "clusterroles")],
+    "cronjob-controller": [
+        R("get list update watch", "batch", "cronjobs"),
+        R("create delete get list patch update watch", "batch", "jobs"),
+        R("update", "batch", "cronjobs/status"), R("update", "batch", "cronjobs/finalizers"),
+        R("delete list", "-", "pods"), _events()],
     "daemon-set-controller": [
         R(READ, "apps extensions", "daemonsets"), R("update", "apps extensions", "daemonsets/status"),
         R("update", "apps extensions", "daemonsets/finalizers"), R("list watch", "-", "nodes"),
@@ -206,6 +211,11 @@ _CONTROLLER_ROLES: dict[str, list[Obj]] = {
         R("update", "apps extensions", "deployments/status"), R("update", "apps extensions", "deployments/finalizers"),
         R("create delete get list patch update watch", "apps extensions", "replicasets"),
         R("get list update watch", "-", "pods"), _events()],
+    "disruption-controller": [
+        R(READ, "extensions apps", "deployments"), R(READ, "apps extensions", "replicasets"),
+        R(READ, "-", "replicationcontrollers"), R(READ, "policy", "poddisruptionbudgets"),
+        R(READ, "apps", "statefulsets"), R("update", "policy", "poddisruptionbudgets/status"),
+        R("get", "*", "*/scale"), _events(), R("patch update", "-", "pods/status")],
     "endpoint-controller": [
         R(READ, "-", "pods services"), R("create delete get list update watch", "-", "endpoints"),
         R("create", "-", "endpoints/restricted"), _events()],
@@ -213,6 +223,15 @@ _CONTROLLER_ROLES: dict[str, list[Obj]] = {
         R(READ, "-", "nodes pods services"), R("update", "-", "services/finalizers"),
         R("create delete get list update watch", "discovery.k8s.io", "endpointslices"), _events()],
     "generic-garbage-collector": [R("delete get list patch update watch", "*", "*"), _events()],
+    "horizontal-pod-autoscaler": [
+        R("get list watch", "autoscaling", "horizontalpodautoscalers"),
+        R("update", "autoscaling", "horizontalpodautoscalers/status"), R("get update", "*", "*/scale"),
+        R("list", "-", "pods"), R("get", "-", "services/proxy", "https:heapster: http:heapster:"),
+        R("list", "metrics.k8s.io", "pods"), R("get list", "custom.metrics.k8s.io", "*"),
+        R("get list", "external.metrics.k8s.io", "*"), _events()],
+    "job-controller": [
+        R("get list patch update watch", "batch", "jobs"), R("update", "batch", "jobs/status"),
+        R("update", "batch", "jobs/finalizers"), R("create delete list patch watch", "-", "pods"), _events()],
     "namespace-controller": [
         R("delete get list watch", "-", "namespaces"), R("update", "-", "namespaces/finalize namespaces/status"),
         R("delete deletecollection get list watch", "*", "*")],
@@ -235,6 +254,12 @@ _CONTROLLER_ROLES: dict[str, list[Obj]] = {
         R("get list update watch", "apps extensions", "replicasets"),
         R("update", "apps extensions", "replicasets/status"), R("update", "apps extensions", "replicasets/finalizers"),
         R("create delete list patch watch", "-", "pods"), _events()],
+    "replication-controller": [
+        R("get list update watch", "-", "replicationcontrollers"), R("update", "-", "replicationcontrollers/status"),
+        R("update", "-", "replicationcontrollers/finalizers"), R("create delete list patch watch", "-", "pods"),
+        _events()],
+    "resourcequota-controller": [R("list watch", "*", "*"), R("update", "-", "resourcequotas/status"), _events()],
+    "root-ca-cert-publisher": [R("create update", "-", "configmaps"), _events()],
     "service-account-controller": [R("create", "-", "serviceaccounts"), _events()],
     "statefulset-controller": [
         R("list watch", "-", "pods"), R(READ, "apps", "statefulsets"), R("update", "apps", "statefulsets/status"),
@@ -242,6 +267,7 @@ _CONTROLLER_ROLES: dict[str, list[Obj]] = {
         R("create delete get list patch update watch", "apps", "controllerrevisions"),
         R("create get list watch", "-", "persistentvolumeclaims"), R("delete update", "-", "persistentvolumeclaims"),
         R("update", "-", "pods/finalizers"), _events()],
+    "ttl-after-finished-controller": [R("delete get list watch", "batch", "jobs"), _events()],
 }
 
 

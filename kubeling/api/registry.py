@@ -8,6 +8,7 @@ Kind-specific rules come from `strategy`, `defaults` and `validation`.
 from __future__ import annotations
 
 import base64
+import posixpath
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import orjson
 from ..storage.base import ADDED, DELETED, KV, MODIFIED, Compacted, KeyExists, KeyNotFound, RevisionConflict
 from ..storage.store import Store
 from . import apply as ssa
-from . import defaults, errors, meta, patch, safety, strategy, validation
+from . import crd, customresource, defaults, errors, meta, patch, safety, strategy, validation
 from .errors import ApiError
 from .resources import ResourceType, by_qualified
 from .selectors import (
@@ -52,6 +53,8 @@ class Request:
     # The authenticated user (apiserver.auth.UserInfo: name, groups, uid, extra) of an HTTP request;
     # None for in-process clients, which are trusted like system:masters.
     user_info: Any = None
+    # The subresource an UPDATE goes through ("status", "binding", ...), set by the registry for admission.
+    subresource: str | None = None
 
 
 # An admission hook: (operation, resource, new object or None, old object or None, request).
@@ -68,6 +71,8 @@ class Registry:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.admission: list[Admission] = []
+        # Validating admission (LimitRanger's checks, ResourceQuota): runs after object validation, as upstream.
+        self.validating: list[Admission] = []
 
     # ---- helpers -----------------------------------------------------------
     def _key(self, rt: ResourceType, ns: str | None, name: str) -> str:
@@ -75,6 +80,13 @@ class Registry:
 
     async def _admit(self, op: str, rt: ResourceType, new: dict | None, old: dict | None, req: Request) -> None:
         for hook in self.admission:
+            r = hook(op, rt, new, old, req)
+            if r is not None:
+                await r
+
+    async def _admit_validating(self, op: str, rt: ResourceType, new: dict | None, old: dict | None,
+                                req: Request) -> None:
+        for hook in self.validating:
             r = hook(op, rt, new, old, req)
             if r is not None:
                 await r
@@ -123,7 +135,7 @@ class Registry:
                 md["namespace"] = ns
         else:
             md.pop("namespace", None)
-        if req.user_info is not None and rt.def_name:
+        if req.user_info is not None and rt.def_name and rt.custom is None:
             # Bodies from the network: wrong JSON types and oversized objects end here (api.safety).
             safety.check_types(rt.def_name, rt.kind, rt.version, obj)
             safety.check_size(obj)
@@ -134,7 +146,10 @@ class Registry:
                        old: dict[str, Any] | None = None) -> None:
         # `old` (the stored version, if any) only spares walking subtrees the write did not change.
         # Unknown fields are found (and pruned below) whatever the validation mode; only reporting differs.
-        unknown = validation.unknown_fields(rt.def_name, obj, old) if rt.def_name else []
+        if rt.custom is not None:  # structural pruning of a custom resource (api.customresource)
+            unknown = customresource.unknown_fields(rt, obj)
+        else:
+            unknown = validation.unknown_fields(rt.def_name, obj, old) if rt.def_name else []
         if not unknown:
             return
         if req.field_validation == "Strict":
@@ -153,6 +168,11 @@ class Registry:
             causes = validation.validate_status(rt.qualified, obj, old or {})
         else:
             causes = validation.validate(rt.qualified, obj, old)
+        if rt.custom is not None:
+            causes.extend(customresource.validate(rt, obj, old, status_only))
+        elif rt.qualified == crd.QUALIFIED:
+            causes.extend(crd.validate_status_update(obj, old or {}) if status_only else
+                          crd.validate_create(obj) if old is None else crd.validate_update(obj, old))
         if causes:
             raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), causes)
 
@@ -176,11 +196,12 @@ class Registry:
         md["creationTimestamp"] = meta.now_rfc3339(now)
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "generation"):
             md.pop(k, None)
-        defaults.prepare_for_create(rt.qualified, obj, md["creationTimestamp"])
+        _prepare_for_create(rt, obj, md["creationTimestamp"])
         # Ownership is recorded after defaulting but before admission, as upstream's field manager does.
         ssa.update_managed_fields(None, obj, self._manager(req), "Update", rt.def_name, meta.now_rfc3339(now))
         await self._admit("CREATE", rt, obj, None, req)
         self._validate(rt, obj, None)
+        await self._admit_validating("CREATE", rt, obj, None, req)
         return await self._store_create(rt, obj, req)
 
     async def _store_create(self, rt: ResourceType, obj: dict[str, Any], req: Request) -> Stored:
@@ -209,40 +230,107 @@ class Registry:
         if ns is None:
             raise errors.bad_request("namespace is required")
 
+    async def list_request(self, rt: ResourceType, ns: str | None, *, label_selector: str | None = None,
+                           field_selector: str | None = None, limit: int | None = None,
+                           continue_token: str | None = None, resource_version: str | None = None,
+                           resource_version_match: str | None = None,
+                           send_initial_events: str | None = None) -> tuple[list[KV], int, str | None, int | None]:
+        """A LIST as the API server serves it: ListOptions validated, then `list`.
+
+        A resourceVersion this store has not reached yet (written through another API server) is
+        waited for first: up to 3 s for NotOlderThan, as upstream's watch cache blocks until fresh
+        (then 504 Too large resource version); one round trip to etcd for exact reads.
+        """
+        validate_list_options(resource_version, resource_version_match, continue_token, send_initial_events)
+        rv = resource_version or ""
+        store = self.store
+        target, exact = 0, False
+        if continue_token:
+            _, target = _decode_continue(continue_token, rt.key_prefix(ns))
+            exact = True
+        elif rv not in ("", "0"):
+            target = _parse_rv(rv)
+            exact = resource_version_match == "Exact" or (not resource_version_match and bool(limit))
+        if target > store.revision:
+            sync = getattr(store, "sync", None)
+            if exact:
+                if sync is not None:
+                    await sync()
+            else:
+                await store.wait_revision(target, TOO_LARGE_RV_WAIT)
+        return self.list(rt, ns, label_selector=label_selector, field_selector=field_selector, limit=limit,
+                         continue_token=continue_token, resource_version=resource_version,
+                         resource_version_match=resource_version_match)
+
     def list(self, rt: ResourceType, ns: str | None, *, label_selector: str | None = None,
              field_selector: str | None = None, limit: int | None = None,
-             continue_token: str | None = None) -> tuple[list[KV], int, str | None, int | None]:
-        """(items, revision, continue token, remaining count)."""
+             continue_token: str | None = None, resource_version: str | None = None,
+             resource_version_match: str | None = None) -> tuple[list[KV], int, str | None, int | None]:
+        """(items, revision, continue token, remaining count), with upstream's resourceVersion semantics.
+
+        Every page of a paged list is read at the first page's revision (the token's); a revision
+        older than the kept history is 410 Expired. resourceVersion "" reads the latest state, "0"
+        any (the latest, and ignores limit as upstream's watch cache does), N with NotOlderThan the
+        latest if it is at least N, N with Exact (or with a limit and no match) the state at N.
+        remainingItemCount is only given without selectors, as upstream counts keys, not matches.
+        """
         labels = parse_label_selector(label_selector)
         freqs = parse_field_selector(field_selector)
         fmatch = compile_field_selector(rt.qualified, freqs)
         name = exact_name(freqs)
-        if name is not None and (ns or not rt.namespaced):
-            kv = self.store.get(self._key(rt, ns, name))
-            items, rev = ([kv] if kv is not None else []), self.store.revision
-        else:
-            items, rev = self.store.list(rt.key_prefix(ns))
-        start_key = None
+        store = self.store
+        prefix = rt.key_prefix(ns)
+        current = store.revision
+        rv = resource_version or ""
+        rev = current
+        start = ""
         if continue_token:
-            start_key, rev = _decode_continue(continue_token)
+            start, crv = _decode_continue(continue_token, prefix)
+            if rv not in ("", "0"):
+                raise errors.bad_request("specifying resource version is not allowed when using continue")
+            if crv > 0:  # a negative revision (an inconsistent continuation) reads the latest state
+                rev = crv
+        elif resource_version_match == "Exact" or (not resource_version_match and limit and rv not in ("", "0")):
+            rev = _parse_rv(rv)
+        elif rv == "0":
+            limit = None
+        elif rv:
+            want = _parse_rv(rv)
+            if want > current:
+                raise too_large_resource_version(want, current)
+        if rev > current:
+            raise ApiError(500, "", "etcdserver: mvcc: required revision is a future revision")
+        try:
+            if name is not None and (ns or not rt.namespaced):
+                kv = store.get_at(rt.key(ns, name), rev)
+                items: Any = [kv] if kv is not None and kv.key >= start else []
+            elif limit is None and rev == current and not start:
+                items, _ = store.list(prefix)  # the hot path: informers and unpaged lists
+            else:
+                items = store.list_at(prefix, rev, start)
+        except Compacted:
+            if continue_token:
+                raise ApiError(410, "Expired", INCONSISTENT_CONTINUE,
+                               continue_token=_encode_continue(start, prefix, -1)) from None
+            raise errors.gone("The resourceVersion for the provided list is too old.") from None
         out: list[KV] = []
-        remaining = 0
-        token = None
+        more = False
         for kv in items:
-            if start_key is not None and kv.key < start_key:
-                continue
+            if limit and len(out) >= limit:
+                more = True  # any key past a full page, matching or not, as etcd3 store pages
+                break
             o = kv.obj
             if labels and not matches_labels(labels, o["metadata"].get("labels")):
                 continue
             if fmatch is not None and not fmatch(o):
                 continue
-            if limit and len(out) >= limit:
-                if token is None:
-                    token = _encode_continue(kv.key, rev)
-                remaining += 1
-                continue
             out.append(kv)
-        return out, rev, token, (remaining if token else None)
+        if not more:
+            return out, rev, None, None
+        remaining = None
+        if not labels and not freqs:
+            remaining = store.count_at(prefix, rev, start) - limit
+        return out, rev, _encode_continue(out[-1].key + "\x00", prefix, rev), remaining
 
     # ---- update ------------------------------------------------------------
     async def update(self, rt: ResourceType, ns: str | None, name: str, obj: Any, req: Request | None = None,
@@ -302,19 +390,28 @@ class Registry:
                 new["metadata"]["managedFields"] = md["managedFields"]
             obj = new
             md = obj["metadata"]
-            defaults.apply_defaults(rt.qualified, obj, old)
+            if rt.custom is not None:
+                customresource.prepare_for_update(rt, obj, old, subresource)
+            else:
+                defaults.apply_defaults(rt.qualified, obj, old)
+        elif rt.custom is not None:
+            customresource.prepare_for_update(rt, obj, old)
         elif subresource != "binding":
             # Status preserved, generation bumped on spec change (scale included), allocated values kept.
             defaults.prepare_for_update(rt.qualified, obj, old)
+            if rt.qualified == crd.QUALIFIED:
+                crd.prepare_for_update(obj, old)
         if operation == "Update":
             # Keeps managedFields the client set itself (kubectl's CSA→SSA migration) and credits the rest.
             if "managedFields" not in md and omd.get("managedFields"):
                 md["managedFields"] = omd["managedFields"]
             ssa.update_managed_fields(old, obj, self._manager(req), "Update", rt.def_name,
                                       meta.now_rfc3339(), subresource)
+        req.subresource = subresource
         await self._admit("UPDATE", rt, obj, old, req)
         if subresource not in ("binding", "finalize"):
             self._validate(rt, obj, old, status_only=(subresource == "status"))
+        await self._admit_validating("UPDATE", rt, obj, old, req)
         if not md.get("managedFields"):
             md.pop("managedFields", None)
         md["resourceVersion"] = omd["resourceVersion"]
@@ -353,9 +450,10 @@ class Registry:
         req = req or Request()
         if rt.namespaced:
             self._check_ns_param(ns)
-        if patch_type not in PATCH_TYPES:
+        accepted = PATCH_TYPES if rt.custom is None else (JSON_PATCH, MERGE_PATCH, APPLY_PATCH)
+        if patch_type not in accepted:
             raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
-                           f"accepted media types include: {', '.join(PATCH_TYPES)}")
+                           f"accepted media types include: {', '.join(accepted)}")
         data = _parse_patch_body(patch_type, body)
         if subresource == "scale":
             return await self._patch_scale(rt, ns, name, patch_type, data, req), False
@@ -411,9 +509,10 @@ class Registry:
             new_md["creationTimestamp"] = now
             new_md.pop("resourceVersion", None)
             new_md.pop("generation", None)
-            defaults.prepare_for_create(rt.qualified, new, now)
+            _prepare_for_create(rt, new, now)
             await self._admit("CREATE", rt, new, None, req)
             self._validate(rt, new, None)
+            await self._admit_validating("CREATE", rt, new, None, req)
             return await self._store_create(rt, new, req), True
         rv = amd.get("resourceVersion")
         if rv and rv != cur.obj["metadata"]["resourceVersion"]:
@@ -425,6 +524,8 @@ class Registry:
 
     # ---- scale -------------------------------------------------------------
     def get_scale(self, rt: ResourceType, ns: str | None, name: str) -> dict[str, Any]:
+        if rt.custom is not None:
+            return customresource.to_scale(rt, self.get(rt, ns, name).obj)
         return _to_scale(self.get(rt, ns, name).obj)
 
     async def update_scale(self, rt: ResourceType, ns: str | None, name: str, scale: Any,
@@ -438,7 +539,7 @@ class Registry:
     async def _patch_scale(self, rt: ResourceType, ns: str | None, name: str, patch_type: str, data: Any,
                            req: Request) -> dict[str, Any]:
         cur = self.get(rt, ns, name)
-        base = _to_scale(cur.obj)
+        base = customresource.to_scale(rt, cur.obj) if rt.custom is not None else _to_scale(cur.obj)
         if patch_type == JSON_PATCH:
             new = patch.json_patch(base, data)
         elif patch_type == MERGE_PATCH:
@@ -459,6 +560,10 @@ class Registry:
             raise errors.invalid("Scale", "autoscaling", cur.obj["metadata"]["name"], [errors.invalid_value(
                 "spec.replicas", replicas, "must be greater than or equal to 0")])
         obj = cur.copy()
+        if rt.custom is not None:
+            customresource.set_replicas(rt, obj, replicas)
+            res = await self._update(rt, cur, obj, req, "scale", "Update")
+            return customresource.to_scale(rt, _obj(res))
         obj["spec"]["replicas"] = replicas
         res = await self._update(rt, cur, obj, req, "scale", "Update")
         return _to_scale(_obj(res))
@@ -495,9 +600,12 @@ class Registry:
             want = "orphan"
         elif policy == "Foreground":
             want = "foregroundDeletion"
+        elif policy is None and rt.qualified == "replicationcontrollers" and not {
+                "orphan", "foregroundDeletion"} & set(finalizers):
+            want = "orphan"  # rcStrategy.DefaultGarbageCollectionPolicy is OrphanDependents for core/v1
         grace = self._grace_period(rt, old, options)
         needs_mark = bool(finalizers) or want is not None or grace > 0 or (
-            rt.qualified == "namespaces")
+            rt.qualified in ("namespaces", crd.QUALIFIED))
         if not needs_mark:
             if req.dry_run:
                 return old, True
@@ -509,6 +617,9 @@ class Registry:
         obj = cur.copy()
         md = obj["metadata"]
         now = time.time()
+        if rt.qualified == crd.QUALIFIED:
+            crd.mark_deleting(obj)  # the cleanup finalizer: custom resources go first (api.crd)
+            finalizers = list(md.get("finalizers") or [])
         if want is not None:
             other = "foregroundDeletion" if want == "orphan" else "orphan"
             finalizers = [f for f in finalizers if f != other]
@@ -617,7 +728,8 @@ class Registry:
         freqs = parse_field_selector(field_selector)
         fmatch = compile_field_selector(rt.qualified, freqs)
         name = exact_name(freqs)
-        prefix = rt.key(ns, name) if (name is not None and (ns or not rt.namespaced)) else rt.key_prefix(ns)
+        one_key = name is not None and bool(ns or not rt.namespaced)
+        prefix = rt.key(ns, name) if one_key else rt.key_prefix(ns)
 
         def match(kv: KV | None) -> bool:
             if kv is None:
@@ -630,6 +742,12 @@ class Registry:
 
         store = self.store
         initial: list[KV] = []
+        if send_initial_events and resource_version and resource_version != "0":
+            # The initial state must be at least that fresh: wait for it as upstream's watch cache does
+            # (a plain watch from a revision not reached yet needs no wait: it skips up to that revision).
+            want = _parse_rv(resource_version)
+            if not await store.wait_revision(want, TOO_LARGE_RV_WAIT):
+                raise too_large_resource_version(want, store.revision)
         try:
             if not resource_version or resource_version == "0" or send_initial_events:
                 items, rev = store.list(prefix)
@@ -659,8 +777,8 @@ class Registry:
                             raise errors.gone(str(w.error))
                         return
                     continue
-                if name is not None and ev.kv.key != prefix:
-                    continue
+                if one_key and ev.kv.key != prefix:
+                    continue  # a prefix watch on one key also sees longer names; match() checks the rest
                 new_ok = ev.type != DELETED and match(ev.kv)
                 old_ok = match(ev.prev) if ev.type != ADDED else False
                 if ev.type == DELETED:
@@ -678,11 +796,24 @@ class Registry:
             w.close()
 
 
+def _prepare_for_create(rt: ResourceType, obj: dict[str, Any], now: str) -> None:
+    """Create-time strategy: the kind's own, or the schema-driven one of custom resources."""
+    if rt.custom is not None:
+        customresource.prepare_for_create(rt, obj)
+        return
+    if rt.qualified == crd.QUALIFIED:
+        crd.set_defaults(obj)
+        crd.prepare_for_create(obj)
+    defaults.prepare_for_create(rt.qualified, obj, now)
+
+
 def _to_scale(obj: dict[str, Any]) -> dict[str, Any]:
     md = obj["metadata"]
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
     sel = spec.get("selector")
+    if sel and obj.get("kind") == "ReplicationController":
+        sel = {"matchLabels": sel}  # a map selector (labels.SelectorFromSet)
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -728,18 +859,108 @@ def _parse_patch_body(patch_type: str, body: bytes) -> Any:
         raise errors.bad_request(f"error decoding patch: {e}") from None
 
 
-def _encode_continue(key: str, rev: int) -> str:
-    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": rev, "start": key})
+# ---- list options ------------------------------------------------------------
+TOO_LARGE_RV_WAIT = 3.0  # seconds a NotOlderThan read waits for a revision not reached yet (watch cache)
+INCONSISTENT_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new "
+    "list without the continue parameter, or use the continue token in this response to retrieve the "
+    "remainder of the results. Continuing with the provided token results in an inconsistent list - objects "
+    "that were created, modified, or deleted between the time the first chunk was returned and now may "
+    "show up in the list.")
+_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def validate_list_options(resource_version: str | None, match: str | None, continue_token: str | None,
+                          send_initial_events: str | None = None) -> None:
+    """422 for the combinations upstream's ListOptions validation rejects on a (non-watch) list."""
+    causes: list[dict[str, str]] = []
+    if match:
+        field_ = "resourceVersionMatch"
+        if not resource_version:
+            causes.append(errors.forbidden_field(
+                field_, "resourceVersionMatch is forbidden unless resourceVersion is provided"))
+        if continue_token:
+            causes.append(errors.forbidden_field(field_, "resourceVersionMatch is forbidden when continue is provided"))
+        if match not in ("Exact", "NotOlderThan"):
+            causes.append(errors.unsupported(field_, match, ["Exact", "NotOlderThan", ""]))
+        if match == "Exact" and resource_version == "0":
+            causes.append(errors.forbidden_field(
+                field_, 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+    if send_initial_events is not None:
+        causes.append(errors.forbidden_field("sendInitialEvents", "sendInitialEvents is forbidden for list"))
+    if causes:
+        raise errors.invalid("ListOptions", "meta.k8s.io", "", causes)
+
+
+def too_large_resource_version(want: int, current: int) -> ApiError:
+    """504 for a revision the store has not reached (upstream's TooLargeResourceVersion error)."""
+    return ApiError(504, "Timeout", f"Timeout: Too large resource version: {want}, current: {current}",
+                    causes=[{"type": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                    retry_after=1)
+
+
+def _parse_rv(rv: str) -> int:
+    """A resourceVersion as upstream's versioner parses it (an unsigned 64-bit integer)."""
+    why = None
+    if not rv.isascii() or not rv.isdigit():
+        why = "invalid syntax"
+    elif int(rv) >= 1 << 64:
+        why = "value out of range"
+    if why is not None:
+        raise errors.bad_request(f'invalid resource version: resourceVersion: Invalid value: "{rv}": '
+                                 f'strconv.ParseUint: parsing "{rv}": {why}')
+    return int(rv)
+
+
+def _encode_continue(key: str, prefix: str, rev: int) -> str:
+    """Upstream's continue token: unpadded base64url of {"v","rv","start"}, start relative to the list prefix."""
+    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": rev, "start": key[len(prefix):]})
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_continue(token: str) -> tuple[str, int]:
+def _decode_continue(token: str, prefix: str) -> tuple[str, int]:
+    """(absolute start key, revision) of a continue token; 400 with upstream's reasons when it is not valid."""
+    def bad(detail: str) -> ApiError:
+        return errors.bad_request(f"invalid continue token: continue key is not valid{detail}")
+
+    for i, ch in enumerate(token):
+        if ch not in _B64URL:
+            raise bad(f": illegal base64 data at input byte {i}")
+    if len(token) % 4 == 1:
+        raise bad(f": illegal base64 data at input byte {len(token) - 1}")
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         d = orjson.loads(raw)
-        return d["start"], int(d["rv"])
-    except Exception:
-        raise errors.bad_request("continue key is not valid: illegal base64 data at input byte 0") from None
+    except orjson.JSONDecodeError:
+        text = raw.decode("utf-8", "replace").lstrip()
+        if not text:
+            raise bad(": unexpected end of JSON input") from None
+        raise bad(f": invalid character '{text[0]}' looking for beginning of value") from None
+    if not isinstance(d, dict):
+        kind = {str: "string", list: "array", bool: "bool"}.get(type(d), "number")
+        if d is not None:
+            raise bad(f": json: cannot unmarshal {kind} into Go value of type storage.continueToken")
+        d = {}
+    v, rv, start = d.get("v", ""), d.get("rv", 0), d.get("start", "")
+    for fname, val, typ, go in (("v", v, str, "string"), ("rv", rv, int, "int64"), ("start", start, str, "string")):
+        if not isinstance(val, typ) or isinstance(val, bool):
+            kind = {str: "string", list: "array", dict: "object", bool: "bool"}.get(type(val), "number")
+            raise bad(f": json: cannot unmarshal {kind} into Go struct field continueToken.{fname} of type {go}")
+    if v != "meta.k8s.io/v1":
+        raise errors.bad_request("invalid continue token: continue key is not valid: "
+                                 f"server does not recognize this encoded version {v}")
+    if rv == 0:
+        raise bad(": incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    if not start:
+        raise bad(": encoded start key empty (version meta.k8s.io/v1)")
+    # Path traversal: the start key may not climb out of the listed prefix (as upstream, path.Clean must not change it).
+    key = start if start.startswith("/") else "/" + start
+    cleaned = posixpath.normpath(key)
+    if cleaned.startswith("//"):
+        cleaned = "/" + cleaned.lstrip("/")
+    if cleaned != key:
+        raise bad(f": {start}")
+    return prefix + cleaned[1:], rv
 
 
 def _prune_path(obj: dict[str, Any], path: str) -> None:

@@ -6,6 +6,7 @@ entries. `qualified` ("statefulsets.apps", "pods") is the name other api modules
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import schema
 
@@ -26,6 +27,8 @@ class ResourceType:
     # fields the main resource may not change (owned by the status subresource)
     status_field: str = "status"
     def_name: str = field(default="", compare=False)
+    # A custom resource served for a CustomResourceDefinition: its api.customresource.CustomInfo.
+    custom: Any = field(default=None, compare=False)
 
     @property
     def group_version(self) -> str:
@@ -73,6 +76,12 @@ RESOURCES: list[ResourceType] = [
        has_status=True),
     _r("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, short_names=("pvc",),
        subresources=("status",), has_status=True),
+    _r("", "v1", "ResourceQuota", "resourcequotas", True, short_names=("quota",), subresources=("status",),
+       has_status=True),
+    _r("", "v1", "LimitRange", "limitranges", True, short_names=("limits",)),
+    _r("", "v1", "PodTemplate", "podtemplates", True),
+    _r("", "v1", "ReplicationController", "replicationcontrollers", True, short_names=("rc",), categories=_ALL_CAT,
+       subresources=("status", "scale"), has_status=True),
     _r("apps", "v1", "StatefulSet", "statefulsets", True, short_names=("sts",), categories=_ALL_CAT,
        subresources=("status", "scale"), has_status=True),
     _r("apps", "v1", "DaemonSet", "daemonsets", True, short_names=("ds",), categories=_ALL_CAT,
@@ -82,9 +91,25 @@ RESOURCES: list[ResourceType] = [
     _r("apps", "v1", "ReplicaSet", "replicasets", True, short_names=("rs",), categories=_ALL_CAT,
        subresources=("status", "scale"), has_status=True),
     _r("apps", "v1", "ControllerRevision", "controllerrevisions", True),
+    # autoscaling: v2 is the storage version and listed first (preferred); v1 is served converted
+    # (apiserver.autoscaling_v1). by_qualified() gives the first entry of a resource.
+    _r("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True, short_names=("hpa",),
+       categories=_ALL_CAT, subresources=("status",), has_status=True),
+    _r("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True, short_names=("hpa",),
+       categories=_ALL_CAT, subresources=("status",), has_status=True),
+    _r("batch", "v1", "CronJob", "cronjobs", True, short_names=("cj",), categories=_ALL_CAT,
+       subresources=("status",), has_status=True),
+    _r("batch", "v1", "Job", "jobs", True, categories=_ALL_CAT, subresources=("status",), has_status=True),
+    _r("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False),
+    _r("networking.k8s.io", "v1", "Ingress", "ingresses", True, short_names=("ing",), subresources=("status",),
+       has_status=True),
+    _r("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, short_names=("netpol",)),
+    _r("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, short_names=("pc",)),
     _r("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, short_names=("sc",)),
     _r("coordination.k8s.io", "v1", "Lease", "leases", True),
     _r("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
+    _r("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, short_names=("pdb",),
+       subresources=("status",), has_status=True),
     _r("events.k8s.io", "v1", "Event", "events", True, short_names=("ev",)),
     # Identity and access. The review kinds are create-only and never stored (apiserver.auth/tokens).
     _r("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False, verbs=("create",)),
@@ -95,18 +120,25 @@ RESOURCES: list[ResourceType] = [
        verbs=("create",)),
     _r("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", False, verbs=("create",)),
     _r("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", False, verbs=("create",)),
+    _r("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False,
+       short_names=("crd", "crds"), categories=("api-extensions",), subresources=("status",), has_status=True),
     _r("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
     _r("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
     _r("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
     _r("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
+    # Resource metrics (upstream: metrics-server's APIService); computed on request by apiserver.metrics_api.
+    _r("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", False, verbs=("get", "list")),
+    _r("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", True, verbs=("get", "list")),
 ]
 
 # Group order as upstream's discovery lists them (core first; apps; events; ...).
-GROUP_ORDER = ["", "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io", "coordination.k8s.io",
-               "discovery.k8s.io", "rbac.authorization.k8s.io", "storage.k8s.io"]
+GROUP_ORDER = ["", "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io", "autoscaling", "batch",
+               "coordination.k8s.io",
+               "discovery.k8s.io", "networking.k8s.io", "policy", "apiextensions.k8s.io", "rbac.authorization.k8s.io",
+               "scheduling.k8s.io", "storage.k8s.io", "metrics.k8s.io"]
 
 _BY_GVR: dict[tuple[str, str, str], ResourceType] = {(r.group, r.version, r.plural): r for r in RESOURCES}
-_BY_QUALIFIED: dict[str, ResourceType] = {r.qualified: r for r in RESOURCES}
+_BY_QUALIFIED: dict[str, ResourceType] = {r.qualified: r for r in reversed(RESOURCES)}  # first entry wins
 _BY_GVK: dict[tuple[str, str, str], ResourceType] = {(r.group, r.version, r.kind): r for r in RESOURCES}
 
 
@@ -122,8 +154,47 @@ def by_gvk(group: str, version: str, kind: str) -> ResourceType | None:
     return _BY_GVK.get((group, version, kind))
 
 
+def is_storage_version(rt: ResourceType) -> bool:
+    """False for the extra served versions of a resource (autoscaling/v1 HPA): they share its storage."""
+    return _BY_QUALIFIED.get(rt.qualified) is rt
+
+
 def groups() -> dict[str, list[ResourceType]]:
     out: dict[str, list[ResourceType]] = {g: [] for g in GROUP_ORDER}
     for r in RESOURCES:
         out.setdefault(r.group, []).append(r)
+    for q in sorted(_CUSTOM, key=lambda q: (_CUSTOM[q][0].group, q)):
+        for r in _CUSTOM[q]:
+            out.setdefault(r.group, []).append(r)
     return out
+
+
+# ---- custom resources (CustomResourceDefinitions), registered while the API server runs ----------------
+_CUSTOM: dict[str, list[ResourceType]] = {}  # qualified -> served versions, preferred first
+_custom_generation = 0
+
+
+def all_resources() -> list[ResourceType]:
+    """The built-in kinds followed by every served custom resource version (for discovery-driven controllers)."""
+    return RESOURCES + [r for rts in _CUSTOM.values() for r in rts]
+
+
+def custom_generation() -> int:
+    """Bumped on every change of the custom resources served: caches of derived documents key on it."""
+    return _custom_generation
+
+
+def set_custom(qualified: str, versions: list[ResourceType], storage: ResourceType | None) -> None:
+    """Serve (or stop serving, with no versions) the custom resource `qualified`; `storage` is by_qualified's."""
+    global _custom_generation
+    for r in _CUSTOM.pop(qualified, ()):
+        _BY_GVR.pop((r.group, r.version, r.plural), None)
+        _BY_GVK.pop((r.group, r.version, r.kind), None)
+    _BY_QUALIFIED.pop(qualified, None)
+    if versions:
+        _CUSTOM[qualified] = list(versions)
+        for r in versions:
+            _BY_GVR[(r.group, r.version, r.plural)] = r
+            _BY_GVK[(r.group, r.version, r.kind)] = r
+        _BY_QUALIFIED[qualified] = storage or versions[0]
+    _custom_generation += 1

@@ -232,6 +232,7 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
     "secrets": ("type",),
     "persistentvolumeclaims": (),
     "replicasets.apps": ("status.replicas",),
+    "replicationcontrollers": ("status.replicas",),
     "services": ("spec.clusterIP", "spec.type"),
     "persistentvolumes": (),
 }

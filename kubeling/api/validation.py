@@ -2701,6 +2701,45 @@ def _rs_status(rs: Obj, old: Obj) -> list[Cause]:
     return errs
 
 
+def _rc_spec(spec: Obj) -> list[Cause]:
+    """ValidateReplicationControllerSpec: the map selector is checked like a ReplicaSet's matchLabels."""
+    errs = _nonneg(spec.get("minReadySeconds", 0), "spec.minReadySeconds")
+    sel = spec.get("selector") if isinstance(spec.get("selector"), dict) else {}
+    if not sel:
+        errs.append(required("spec.selector"))
+    errs.extend(_nonneg(spec.get("replicas", 0), "spec.replicas"))
+    as_rs = {"selector": {"matchLabels": sel}, "template": spec.get("template")}
+    errs.extend(_pod_template_for_replicaset(as_rs, "ReplicationController"))
+    return errs
+
+
+def _replicationcontroller(rc: Obj) -> list[Cause]:
+    errs = validate_object_meta(rc, True, name_is_dns_subdomain)
+    errs.extend(_rc_spec(_dd(rc.get("spec"))))
+    return errs
+
+
+def _replicationcontroller_update(rc: Obj, old: Obj) -> list[Cause]:
+    """rcStrategy.ValidateUpdate runs ValidateReplicationController and then the update checks, which
+    validate the spec again (the causes repeat, the message does not). The selector is mutable."""
+    errs = _replicationcontroller(rc)
+    errs.extend(validate_object_meta_update(rc, old))
+    errs.extend(_rc_spec(_dd(rc.get("spec"))))
+    return errs
+
+
+def _podtemplate(pt: Obj) -> list[Cause]:
+    errs = validate_object_meta(pt, True, name_is_dns_subdomain)
+    errs.extend(validate_pod_template_spec(_dd(pt.get("template")), "template"))
+    return errs
+
+
+def _podtemplate_update(pt: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(pt, old)
+    errs.extend(validate_pod_template_spec(_dd(pt.get("template")), "template"))
+    return errs
+
+
 def _deployment_spec(spec: Obj) -> list[Cause]:
     errs = _nonneg(spec.get("replicas", 0), "spec.replicas")
     errs.extend(_selector_required(spec, "spec", "deployment"))
@@ -2853,6 +2892,431 @@ def _controllerrevision_update(cr: Obj, old: Obj) -> list[Cause]:
     errs.extend(_controllerrevision(cr))
     if not dflt.semantic_equal(cr.get("data"), old.get("data")):
         errs.append(invalid("data", Go("runtime.RawExtension{...}"), "field is immutable"))
+    return errs
+
+
+# --------------------------------------------------------------------------------------------
+# batch (pkg/apis/batch/validation)
+# --------------------------------------------------------------------------------------------
+
+_JOB_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
+_JOB_NAME_LABELS = ("job-name", "batch.kubernetes.io/job-name")
+_MAX_PARALLELISM_INDEXED = 100_000
+_MAX_FAILED_INDEXES = 100_000
+_COMPLETIONS_SOFT_LIMIT = 100_000
+_PARALLELISM_HIGH_COMPLETIONS = 10_000
+_re_tz_part = re.compile(r"[A-Za-z.\-_0-9+]{1,14}")
+
+
+def cron_parse_error(spec: str) -> str | None:
+    """The error robfig/cron/v3 ParseStandard returns for `spec` (None when it parses); the parser is
+    the one the CronJob controller schedules with (kubeling.api.cron)."""
+    from kubeling.api.cron import CronError, parse_standard
+
+    try:
+        parse_standard(spec)
+    except CronError as e:
+        return str(e)
+    return None
+
+
+def _tz_error(tz: str) -> str | None:
+    """time.LoadLocation's error for an IANA name, or None."""
+    import zoneinfo
+    if tz in ("UTC", ""):
+        return None
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return f"unknown time zone {tz}"
+    return None
+
+
+def _has_label(tpl_meta: Obj, key: str, expected: str) -> list[Cause]:
+    """ValidateHasLabel on spec.template.metadata."""
+    labels = _dd(tpl_meta.get("labels"))
+    path = f"spec.template.metadata.labels[{key}]"
+    if key not in labels:
+        return [required(path, expected)]
+    if labels[key] != expected:
+        return [invalid(path, Go(go_map(labels)), f"must be '{expected}'")]
+    return []
+
+
+def _job_generated_selector(job: Obj, prefixed: bool) -> list[Cause]:
+    spec = _dd(job.get("spec"))
+    if spec.get("manualSelector") or not isinstance(spec.get("selector"), dict):
+        return []
+    meta = _dd(job.get("metadata"))
+    uid, name = meta.get("uid") or "", meta.get("name") or ""
+    errs: list[Cause] = []
+    if not uid:
+        errs.append(required("metadata.uid"))
+    tmeta = _dd(_dd(spec.get("template")).get("metadata"))
+    errs.extend(_has_label(tmeta, _JOB_UID_LABELS[0], uid))
+    errs.extend(_has_label(tmeta, _JOB_NAME_LABELS[0], name))
+    idx = 1 if prefixed else 0
+    if prefixed:
+        errs.extend(_has_label(tmeta, _JOB_UID_LABELS[1], uid))
+        errs.extend(_has_label(tmeta, _JOB_NAME_LABELS[1], name))
+    expected = {_JOB_UID_LABELS[idx]: uid, _JOB_NAME_LABELS[idx]: name}
+    sel = spec["selector"]
+    if selector_convertible(sel) and not selector_matches(sel, expected):
+        errs.append(invalid("spec.selector", Go(go_selector(sel)), "`selector` not auto-generated"))
+    return errs
+
+
+_PFP_ACTIONS = ["Count", "FailIndex", "FailJob", "Ignore"]
+
+
+def _pod_failure_policy(spec: Obj, path: str) -> list[Cause]:
+    """validatePodFailurePolicy (rule shape; container names checked against the template)."""
+    errs: list[Cause] = []
+    rules = spec["podFailurePolicy"].get("rules")
+    rules = rules if isinstance(rules, list) else []
+    if len(rules) > 20:
+        errs.append(too_many(_c(path, "rules"), len(rules), 20))
+    names = {c.get("name") for k in ("containers", "initContainers")
+             for c in _dl(_dd(_dd(spec.get("template")).get("spec")).get(k))}
+    for i, r in enumerate(_dl(rules)):
+        rp = f"{path}.rules[{i}]"
+        action = r.get("action") or ""
+        if action not in _PFP_ACTIONS:
+            errs.append(not_supported(f"{rp}.action", action, _PFP_ACTIONS))
+        elif action == "FailIndex" and spec.get("backoffLimitPerIndex") is None:
+            errs.append(forbidden(f"{rp}.action", "requires the backoffLimitPerIndex to be set"))
+        exit_codes, conds = r.get("onExitCodes"), r.get("onPodConditions")
+        if exit_codes is not None and conds is not None:
+            errs.append(invalid(rp, Go("batch.PodFailurePolicyRule{...}"),
+                                "specifying both OnExitCodes and OnPodConditions is not supported"))
+        elif exit_codes is None and conds is None:
+            errs.append(invalid(rp, Go("batch.PodFailurePolicyRule{...}"),
+                                "specifying one of OnExitCodes and OnPodConditions is required"))
+        if isinstance(exit_codes, dict):
+            ep = f"{rp}.onExitCodes"
+            cname = exit_codes.get("containerName")
+            if cname is not None and cname not in names:
+                errs.append(invalid(f"{ep}.containerName", cname,
+                                    "must be one of the container or initContainer names in the pod template"))
+            op = exit_codes.get("operator") or ""
+            if op not in ("In", "NotIn"):
+                errs.append(not_supported(f"{ep}.operator", op, ["In", "NotIn"]))
+            values = exit_codes.get("values") if isinstance(exit_codes.get("values"), list) else []
+            if not values:
+                errs.append(invalid(f"{ep}.values", Go(go_strs(values, "[]int32")), "at least one value is required"))
+            elif len(values) > 255:
+                errs.append(too_many(f"{ep}.values", len(values), 255))
+            prev = None
+            for j, v in enumerate(values):
+                if op == "In" and v == 0:
+                    errs.append(invalid(f"{ep}.values[{j}]", v, "must not be 0 for the In operator"))
+                if prev is not None and v == prev:
+                    errs.append(duplicate(f"{ep}.values[{j}]", v))
+                elif prev is not None and isinstance(v, int) and isinstance(prev, int) and v < prev:
+                    errs.append(invalid(f"{ep}.values[{j}]", v, "must be ordered"))
+                prev = v
+        for j, pat in enumerate(_dl(conds)):
+            cp = f"{rp}.onPodConditions[{j}]"
+            st = pat.get("status") or ""
+            if st not in ("True", "False", "Unknown"):
+                errs.append(not_supported(f"{cp}.status", st, ["False", "True", "Unknown"]))
+            errs.extend(_qualified(pat.get("type") or "", f"{cp}.type"))
+    return errs
+
+
+def _success_policy(spec: Obj, path: str) -> list[Cause]:
+    """validateSuccessPolicy (Indexed jobs only; rule shape)."""
+    errs: list[Cause] = []
+    if spec.get("completionMode") != "Indexed":
+        return [invalid(path, Go("batch.SuccessPolicy{...}"), "requires indexed completion mode")]
+    rules = _dd(spec.get("successPolicy")).get("rules")
+    rules = rules if isinstance(rules, list) else []
+    if not rules:
+        errs.append(required(_c(path, "rules"), "at least one rules must be specified when the successPolicy is "
+                                                "specified"))
+    if len(rules) > 20:
+        errs.append(too_many(_c(path, "rules"), len(rules), 20))
+    completions = spec.get("completions") or 0
+    for i, r in enumerate(_dl(rules)):
+        rp = f"{path}.rules[{i}]"
+        idx, cnt = r.get("succeededIndexes"), r.get("succeededCount")
+        if idx is None and cnt is None:
+            errs.append(required(rp, "at least one of succeededCount or succeededIndexes must be specified"))
+        total = None
+        if isinstance(idx, str):
+            if len(idx) > 64 * 1024:
+                errs.append(too_long(f"{rp}.succeededIndexes", 64 * 1024))
+            total, msg = _parse_index_intervals(idx, completions)
+            if msg:
+                errs.append(invalid(f"{rp}.succeededIndexes", idx,
+                                    f"error parsing succeededIndexes: {idx}, {msg}"))
+        if isinstance(cnt, int):
+            if cnt < 0:
+                errs.append(invalid(f"{rp}.succeededCount", cnt, "must be greater than or equal to 0"))
+            elif cnt > completions:
+                errs.append(invalid(f"{rp}.succeededCount", cnt,
+                                    f"must be less than or equal to {completions} (the number of specified completions)"))
+            elif total is not None and cnt > total:
+                errs.append(invalid(f"{rp}.succeededCount", cnt,
+                                    f"must be less than or equal to {total} (the number of indexes in the "
+                                    "specified succeededIndexes field)"))
+    return errs
+
+
+def _parse_index_intervals(s: str, completions: int) -> tuple[int, str]:
+    """(count of indexes, error text) for a "1,3-5,7" interval list bounded by completions."""
+    total, prev_end = 0, -1
+    for part in s.split(","):
+        bounds = part.split("-")
+        try:
+            if len(bounds) > 2:
+                raise ValueError
+            lo = int(bounds[0])
+            hi = int(bounds[1]) if len(bounds) == 2 else lo
+        except ValueError:
+            return total, f'cannot convert string to integer for index: "{part}"'
+        if lo < 0 or hi >= completions:
+            return total, f"too large index: {part}"
+        if hi < lo:
+            return total, f"non-increasing order, previous: {lo}, current: {hi}"
+        if lo <= prev_end:
+            return total, f"overlapping intervals, previous: {prev_end}, current: {lo}"
+        total += hi - lo + 1
+        prev_end = hi
+    return total, ""
+
+
+def _job_spec_fields(spec: Obj, path: str) -> list[Cause]:
+    """validateJobSpec: everything but the selector (shared with CronJob's jobTemplate)."""
+    errs: list[Cause] = []
+    for k in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished",
+              "backoffLimitPerIndex"):
+        if spec.get(k) is not None:
+            errs.extend(_nonneg(spec[k], _c(path, k)))
+    if spec.get("maxFailedIndexes") is not None:
+        errs.extend(_nonneg(spec["maxFailedIndexes"], _c(path, "maxFailedIndexes")))
+        if spec.get("backoffLimitPerIndex") is None:
+            errs.append(required(_c(path, "backoffLimitPerIndex"), "when maxFailedIndexes is specified"))
+    managed_by = spec.get("managedBy")
+    if isinstance(managed_by, str):
+        if "/" not in managed_by or not managed_by.split("/", 1)[0] or not managed_by.split("/", 1)[1]:
+            errs.append(invalid(_c(path, "managedBy"), managed_by, "must be a domain-prefixed path (such as "
+                                                                   "\"acme.io/foo\")"))
+        if len(managed_by) > 63:
+            errs.append(too_long(_c(path, "managedBy"), 63))
+    mode = spec.get("completionMode")
+    if mode is not None:
+        if mode not in ("NonIndexed", "Indexed"):
+            errs.append(not_supported(_c(path, "completionMode"), mode, ["NonIndexed", "Indexed"]))
+        if mode == "Indexed":
+            comp, par = spec.get("completions"), spec.get("parallelism")
+            if comp is None:
+                errs.append(required(_c(path, "completions"), "when completion mode is Indexed"))
+            if isinstance(par, int) and par > _MAX_PARALLELISM_INDEXED:
+                errs.append(invalid(_c(path, "parallelism"), par, f"must be less than or equal to "
+                                                                  f"{_MAX_PARALLELISM_INDEXED} when completion mode "
+                                                                  "is Indexed"))
+            mfi = spec.get("maxFailedIndexes")
+            if isinstance(comp, int) and isinstance(mfi, int) and mfi > comp:
+                errs.append(invalid(_c(path, "maxFailedIndexes"), mfi, "must be less than or equal to completions"))
+            if isinstance(mfi, int) and mfi > _MAX_FAILED_INDEXES:
+                errs.append(invalid(_c(path, "maxFailedIndexes"), mfi,
+                                    f"must be less than or equal to {_MAX_FAILED_INDEXES}"))
+            if (isinstance(comp, int) and spec.get("backoffLimitPerIndex") is not None
+                    and comp > _COMPLETIONS_SOFT_LIMIT and isinstance(par, int)
+                    and par > _PARALLELISM_HIGH_COMPLETIONS):
+                errs.append(invalid(_c(path, "parallelism"), par,
+                                    f"must be less than or equal to {_PARALLELISM_HIGH_COMPLETIONS} when completions "
+                                    f"are above {_COMPLETIONS_SOFT_LIMIT} and used with backoff limit per index"))
+    if mode in (None, "NonIndexed"):
+        for k in ("backoffLimitPerIndex", "maxFailedIndexes"):
+            if spec.get(k) is not None:
+                errs.append(invalid(_c(path, k), spec[k], "requires indexed completion mode"))
+    if isinstance(spec.get("podFailurePolicy"), dict):
+        errs.extend(_pod_failure_policy(spec, _c(path, "podFailurePolicy")))
+    if isinstance(spec.get("successPolicy"), dict):
+        errs.extend(_success_policy(spec, _c(path, "successPolicy")))
+    prp = spec.get("podReplacementPolicy")
+    if prp is not None:
+        if prp not in ("TerminatingOrFailed", "Failed"):
+            errs.append(not_supported(_c(path, "podReplacementPolicy"), prp, ["Failed", "TerminatingOrFailed"]))
+        elif prp == "TerminatingOrFailed" and spec.get("podFailurePolicy") is not None:
+            errs.append(not_supported(_c(path, "podReplacementPolicy"), prp, ["Failed"]))
+    tpl = _dd(spec.get("template"))
+    errs.extend(validate_pod_template_spec(tpl, _c(path, "template")))
+    rp = _dd(tpl.get("spec")).get("restartPolicy") or ""
+    rpath = _c(path, "template.spec.restartPolicy")
+    if rp in ("Always", ""):
+        errs.append(required(rpath, 'valid values: "OnFailure", "Never"'))
+    elif rp not in ("OnFailure", "Never"):
+        errs.append(not_supported(rpath, rp, ["OnFailure", "Never"]))
+    elif spec.get("podFailurePolicy") is not None and rp != "Never":
+        errs.append(invalid(rpath, rp, 'only "Never" is supported when podFailurePolicy is specified'))
+    return errs
+
+
+def _job_spec(spec: Obj) -> list[Cause]:
+    """ValidateJobSpec: the fields plus a non-empty selector matching the template."""
+    errs = _job_spec_fields(spec, "spec")
+    sel = spec.get("selector")
+    if not isinstance(sel, dict):
+        errs.append(required("spec.selector"))
+    else:
+        errs.extend(validate_label_selector(sel, "spec.selector"))
+    if isinstance(sel, dict) and selector_convertible(sel):
+        if selector_empty(sel):
+            errs.append(required("spec.selector"))
+        labels = _dd(_dd(spec.get("template")).get("metadata")).get("labels")
+        if not selector_matches(sel, labels):
+            errs.append(invalid("spec.template.metadata.labels", Go(go_map(labels)),
+                                "`selector` does not match template `labels`"))
+    return errs
+
+
+def _job_create(job: Obj, prefixed: bool = True) -> list[Cause]:
+    errs = validate_object_meta(job, True, name_is_dns_subdomain)
+    spec = _dd(job.get("spec"))
+    comp = spec.get("completions")
+    if spec.get("completionMode") == "Indexed" and isinstance(comp, int) and comp > 0:
+        name = _dd(job.get("metadata")).get("name") or ""
+        hostname = f"{name}-{comp - 1}"
+        if is_dns1123_label(hostname):
+            errs.append(invalid("metadata.name", name,
+                                f"will not able to create pod with invalid DNS label: {hostname}"))
+    errs.extend(_job_generated_selector(job, prefixed))
+    errs.extend(_job_spec(spec))
+    return errs
+
+
+_JOB_SCHEDULING_FIELDS = ("nodeSelector", "tolerations", "schedulingGates", "affinity")
+
+
+def _job_update(job: Obj, old: Obj) -> list[Cause]:
+    """ValidateJobUpdate: completions (elastic Indexed jobs aside), selector and template are immutable."""
+    errs = validate_object_meta_update(job, old)
+    old_tmeta = _dd(_dd(_dd(old.get("spec")).get("template")).get("metadata"))
+    prefixed = _JOB_UID_LABELS[1] in _dd(old_tmeta.get("labels"))
+    errs.extend(_job_generated_selector(job, prefixed))
+    spec, ospec = _dd(job.get("spec")), _dd(old.get("spec"))
+    errs.extend(_job_spec(spec))
+    comp, ocomp = spec.get("completions"), ospec.get("completions")
+    if comp != ocomp:
+        if spec.get("completionMode") != "Indexed":
+            errs.append(invalid("spec.completions", comp, "field is immutable"))
+        elif comp is not None and comp != spec.get("parallelism"):
+            errs.append(invalid("spec.completions", comp, "can only be modified in tandem with spec.parallelism"))
+    if not dflt.semantic_equal(spec.get("selector"), ospec.get("selector")):
+        sel = spec.get("selector")
+        errs.append(invalid("spec.selector", Go(go_selector(sel)) if isinstance(sel, dict) else None,
+                            "field is immutable"))
+    tpl, otpl = _dd(spec.get("template")), _dd(ospec.get("template"))
+    if ospec.get("suspend") and not _dd(old.get("status")).get("startTime"):
+        # Mutable scheduling directives: a suspended job that never started may change where it runs.
+        tspec, otspec = _dd(tpl.get("spec")), _dd(otpl.get("spec"))
+        tpl = {**tpl, "metadata": {k: v for k, v in _dd(tpl.get("metadata")).items()
+                                   if k not in ("labels", "annotations")},
+               "spec": {k: v for k, v in tspec.items() if k not in _JOB_SCHEDULING_FIELDS}}
+        otpl = {**otpl, "metadata": {k: v for k, v in _dd(otpl.get("metadata")).items()
+                                     if k not in ("labels", "annotations")},
+                "spec": {k: v for k, v in otspec.items() if k not in _JOB_SCHEDULING_FIELDS}}
+    if not dflt.semantic_equal(tpl, otpl):
+        errs.append(invalid("spec.template", Go("core.PodTemplateSpec{...}"), "field is immutable"))
+    for k, typ in (("completionMode", "*batch.CompletionMode"), ("podFailurePolicy", "*batch.PodFailurePolicy"),
+                   ("backoffLimitPerIndex", "*int32"), ("managedBy", "*string"),
+                   ("successPolicy", "*batch.SuccessPolicy")):
+        if not dflt.semantic_equal(spec.get(k), ospec.get(k)):
+            v = spec.get(k)
+            errs.append(invalid(f"spec.{k}", v if isinstance(v, (str, int)) or v is None else Go(f"&{typ[1:]}{{...}}"),
+                                "field is immutable"))
+    return errs
+
+
+def _job_status(job: Obj, old: Obj) -> list[Cause]:
+    """ValidateJobUpdateStatus: counters non-negative (the v1.32 transition rules are not all mirrored)."""
+    errs = validate_object_meta_update(job, old)
+    st = _dd(job.get("status"))
+    for k in ("active", "succeeded", "failed", "ready", "terminating"):
+        if st.get(k) is not None:
+            errs.extend(_nonneg(st[k], f"status.{k}"))
+    ost = _dd(old.get("status"))
+    if ost.get("completionTime") and st.get("completionTime") != ost.get("completionTime"):
+        errs.append(invalid("status.completionTime", st.get("completionTime"), "field is immutable"))
+    return errs
+
+
+def _job_template_spec(jt: Obj, path: str) -> list[Cause]:
+    spec = _dd(jt.get("spec"))
+    errs = _job_spec_fields(spec, _c(path, "spec"))
+    if spec.get("selector") is not None:
+        errs.append(invalid(_c(path, "spec.selector"), Go(go_selector(spec["selector"])),
+                            "`selector` will be auto-generated"))
+    if spec.get("manualSelector"):
+        errs.append(not_supported(_c(path, "spec.manualSelector"), Go("true"), ["nil", "false"]))
+    return errs
+
+
+def _cronjob_spec(spec: Obj, old: Obj | None) -> list[Cause]:
+    errs: list[Cause] = []
+    sched = spec.get("schedule") or ""
+    if not sched:
+        errs.append(required("spec.schedule"))
+    else:
+        allow_tz = old is not None and "TZ" in (old.get("schedule") or "")
+        msg = cron_parse_error(sched)
+        if msg:
+            errs.append(invalid("spec.schedule", sched, msg))
+        if allow_tz and "TZ" in sched and spec.get("timeZone") is not None:
+            errs.append(invalid("spec.schedule", sched, "cannot use both timeZone field and TZ or CRON_TZ in "
+                                                        "schedule"))
+        elif not allow_tz and "TZ" in sched:
+            errs.append(invalid("spec.schedule", sched, "cannot use TZ or CRON_TZ in schedule, use timeZone field "
+                                                        "instead"))
+    if spec.get("startingDeadlineSeconds") is not None:
+        errs.extend(_nonneg(spec["startingDeadlineSeconds"], "spec.startingDeadlineSeconds"))
+    tz = spec.get("timeZone")
+    if tz is not None and (old is None or old.get("timeZone") != tz):
+        errs.extend(_time_zone(tz))
+    cp = spec.get("concurrencyPolicy") or ""
+    if not cp:
+        errs.append(required("spec.concurrencyPolicy"))
+    elif cp not in ("Allow", "Forbid", "Replace"):
+        errs.append(not_supported("spec.concurrencyPolicy", cp, ["Allow", "Forbid", "Replace"]))
+    errs.extend(_job_template_spec(_dd(spec.get("jobTemplate")), "spec.jobTemplate"))
+    for k in ("successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
+        if spec.get(k) is not None:
+            errs.extend(_nonneg(spec[k], f"spec.{k}"))
+    return errs
+
+
+def _time_zone(tz: Any) -> list[Cause]:
+    path = "spec.timeZone"
+    if not isinstance(tz, str) or not tz:
+        return [invalid(path, tz, "timeZone must be nil or non-empty string")]
+    for part in tz.split("/"):
+        if part in (".", "..") or part.startswith("-") or not _re_tz_part.fullmatch(part):
+            return [invalid(path, tz, f"unknown time zone {tz}")]
+    errs: list[Cause] = []
+    if tz.lower() == "local":
+        errs.append(invalid(path, tz, "timeZone must be an explicit time zone as defined in "
+                                      "https://www.iana.org/time-zones"))
+    msg = _tz_error(tz) if tz.lower() != "local" else None
+    if msg:
+        errs.append(invalid(path, tz, msg))
+    return errs
+
+
+def _cronjob_create(cj: Obj) -> list[Cause]:
+    errs = validate_object_meta(cj, True, name_is_dns_subdomain)
+    errs.extend(_cronjob_spec(_dd(cj.get("spec")), None))
+    name = _dd(cj.get("metadata")).get("name") or ""
+    if len(name) > 52:
+        errs.append(invalid("metadata.name", name, "must be no more than 52 characters"))
+    return errs
+
+
+def _cronjob_update(cj: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(cj, old)
+    errs.extend(_cronjob_spec(_dd(cj.get("spec")), _dd(old.get("spec"))))
     return errs
 
 
@@ -3011,6 +3475,254 @@ def _endpointslice_update(eps: Obj, old: Obj) -> list[Cause]:
 
 
 # --------------------------------------------------------------------------------------------
+# policy/v1 PodDisruptionBudget (pkg/apis/policy/validation) and metav1.Condition lists
+# --------------------------------------------------------------------------------------------
+
+_UNHEALTHY_POD_EVICTION_POLICIES = ["AlwaysAllow", "IfHealthyBudget"]
+_CONDITION_REASON_FMT = "[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?"
+_re_condition_reason = re.compile(_CONDITION_REASON_FMT)
+
+
+def validate_conditions(conds: Any, path: str) -> list[Cause]:
+    """metav1validation.ValidateConditions: the []metav1.Condition rules every status shares."""
+    errs: list[Cause] = []
+    seen: set[str] = set()
+    for i, c in enumerate(_dl(conds)):
+        p = f"{path}[{i}]"
+        ctype = str(c.get("type") or "")
+        if ctype in seen:
+            errs.append(duplicate(_c(p, "type"), ctype))
+        seen.add(ctype)
+        errs.extend(validate_label_name(ctype, _c(p, "type")))
+        if c.get("status") not in ("True", "False", "Unknown"):
+            errs.append(not_supported(_c(p, "status"), str(c.get("status") or ""), ["False", "True", "Unknown"]))
+        og = c.get("observedGeneration")
+        if isinstance(og, int) and og < 0:
+            errs.append(invalid(_c(p, "observedGeneration"), og, "must be greater than or equal to zero"))
+        if not c.get("lastTransitionTime"):
+            errs.append(required(_c(p, "lastTransitionTime"), "must be set"))
+        reason = str(c.get("reason") or "")
+        if not reason:
+            errs.append(required(_c(p, "reason"), "must be set"))
+        else:
+            if not _re_condition_reason.fullmatch(reason):
+                errs.append(invalid(_c(p, "reason"), reason, regex_error(
+                    "a condition reason must start with alphabetic character, optionally followed by a string of "
+                    "alphanumeric characters or '_,:', and must end with an alphanumeric character or '_'",
+                    _CONDITION_REASON_FMT, "my_name", "MY_NAME", "MyName", "ReasonA,ReasonB", "ReasonA:ReasonB")))
+            if len(reason) > 1024:
+                errs.append(too_long(_c(p, "reason"), 1024))
+        if len(str(c.get("message") or "")) > 32 * 1024:
+            errs.append(too_long(_c(p, "message"), 32 * 1024))
+    return errs
+
+
+def _go_pdb_spec(spec: Obj) -> str:
+    """%#v of the internal policy.PodDisruptionBudgetSpec (its fields are pointers)."""
+    return ("policy.PodDisruptionBudgetSpec{"
+            f"MinAvailable:{_ptr(spec.get('minAvailable'), 'intstr.IntOrString')}, "
+            f"Selector:{_ptr(spec.get('selector'), 'v1.LabelSelector')}, "
+            f"MaxUnavailable:{_ptr(spec.get('maxUnavailable'), 'intstr.IntOrString')}, "
+            "UnhealthyPodEvictionPolicy:"
+            f"{_ptr(spec.get('unhealthyPodEvictionPolicy'), 'policy.UnhealthyPodEvictionPolicyType')}}}")
+
+
+def _pdb(pdb: Obj) -> list[Cause]:
+    """ValidatePodDisruptionBudget (the strategy validates only the spec; metadata is generic)."""
+    spec = _dd(pdb.get("spec"))
+    errs: list[Cause] = []
+    if spec.get("minAvailable") is not None and spec.get("maxUnavailable") is not None:
+        errs.append(invalid("spec", Go(_go_pdb_spec(spec)), "minAvailable and maxUnavailable cannot be both set"))
+    for k in ("minAvailable", "maxUnavailable"):
+        if spec.get(k) is not None:
+            errs.extend(_positive_int_or_percent(spec[k], f"spec.{k}"))
+            errs.extend(_not_more_than_100(spec[k], f"spec.{k}"))
+    errs.extend(validate_label_selector(spec.get("selector"), "spec.selector"))
+    policy = spec.get("unhealthyPodEvictionPolicy")
+    if policy is not None and policy not in _UNHEALTHY_POD_EVICTION_POLICIES:
+        errs.append(not_supported("spec.unhealthyPodEvictionPolicy", policy, _UNHEALTHY_POD_EVICTION_POLICIES))
+    return errs
+
+
+def _pdb_update(pdb: Obj, old: Obj) -> list[Cause]:
+    return _pdb(pdb)
+
+
+def _pdb_status(pdb: Obj, old: Obj) -> list[Cause]:
+    """ValidatePodDisruptionBudgetStatusUpdate for policy/v1."""
+    st = _dd(pdb.get("status"))
+    errs = validate_conditions(st.get("conditions"), "status.conditions")
+    for k in ("disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods"):
+        errs.extend(_nonneg(st.get(k), f"status.{k}"))
+    return errs
+
+
+def _hpa_ref(ref: Any, path: str) -> list[Cause]:
+    """ValidateCrossVersionObjectReference: kind and name required, each a valid path segment."""
+    ref = _dd(ref)
+    errs: list[Cause] = []
+    for k in ("kind", "name"):
+        v = ref.get(k) or ""
+        if not v:
+            errs.append(required(_c(path, k)))
+        else:
+            errs.extend(invalid(_c(path, k), v, m) for m in name_is_path_segment(v, False))
+    return errs
+
+
+def _hpa_metric_target(mt: Obj, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    typ = mt.get("type") or ""
+    if not typ:
+        errs.append(required(_c(path, "type"), "must specify a metric target type"))
+    if typ not in ("Utilization", "Value", "AverageValue"):
+        errs.append(invalid(_c(path, "type"), typ, "must be either Utilization, Value, or AverageValue"))
+    for k in ("value", "averageValue"):
+        v = _qty(mt.get(k)) if mt.get(k) is not None else None
+        if v is not None and v <= 0:
+            errs.append(invalid(_c(path, k), str(mt[k]), "must be positive"))
+    au = mt.get("averageUtilization")
+    if isinstance(au, int) and au < 1:
+        errs.append(invalid(_c(path, "averageUtilization"), au, "must be greater than 0"))
+    return errs
+
+
+def _hpa_metric_ident(m: Obj, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    if not m.get("name"):
+        errs.append(required(_c(path, "name"), "must specify a metric name"))
+    if m.get("selector") is not None:
+        errs.extend(validate_label_selector(m["selector"], _c(path, "selector")))
+    return errs
+
+
+def _hpa_source(key: str, src: Obj, path: str) -> list[Cause]:
+    """validate{Object,Pods,Resource,ContainerResource,External}Source of autoscaling/v2."""
+    errs: list[Cause] = []
+    tgt = _dd(src.get("target"))
+    tpath = _c(path, "target")
+    if key in ("resource", "containerResource"):
+        if not src.get("name"):
+            errs.append(required(_c(path, "name"), "must specify a resource name"))
+        if key == "containerResource" and not src.get("container"):
+            errs.append(required(_c(path, "container"), "must specify a container"))
+        errs.extend(_hpa_metric_target(tgt, tpath))
+        if tgt.get("averageUtilization") is None and tgt.get("averageValue") is None:
+            errs.append(required(_c(tpath, "averageUtilization"),
+                                 "must set either a target raw value or a target utilization"))
+        if tgt.get("averageUtilization") is not None and tgt.get("averageValue") is not None:
+            errs.append(forbidden(_c(tpath, "averageValue"),
+                                  "may not set both a target raw value and a target utilization"))
+        return errs
+    if key == "object":
+        errs.extend(_hpa_ref(src.get("describedObject"), _c(path, "describedObject")))
+    errs.extend(_hpa_metric_ident(_dd(src.get("metric")), _c(path, "metric")))
+    errs.extend(_hpa_metric_target(tgt, tpath))
+    if key == "pods":
+        if tgt.get("averageValue") is None:
+            errs.append(required(_c(tpath, "averageValue"), "must specify a positive target averageValue"))
+    elif tgt.get("value") is None and tgt.get("averageValue") is None:
+        errs.append(required(_c(tpath, "value"), "must set either a target value or averageValue"))
+    return errs
+
+
+_HPA_SOURCES = {"Object": "object", "Pods": "pods", "Resource": "resource", "External": "external",
+                "ContainerResource": "containerResource"}
+
+
+def _hpa_metric(m: Obj, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    typ = m.get("type") or ""
+    if not typ:
+        errs.append(required(_c(path, "type"), "must specify a metric source type"))
+    if typ not in _HPA_SOURCES:
+        errs.append(not_supported(_c(path, "type"), typ, sorted(_HPA_SOURCES)))
+    present = [k for k in ("object", "pods", "resource", "external", "containerResource") if m.get(k) is not None]
+    if present:
+        errs.extend(_hpa_source(present[0], _dd(m[present[0]]), _c(path, present[0])))
+    expected = _HPA_SOURCES.get(typ, typ.lower())
+    if expected not in present:
+        errs.append(required(_c(path, expected), "must populate information for the given metric source"))
+    if len(present) != 1:
+        for k in present:
+            if k != expected:
+                errs.append(forbidden(_c(path, k), "must populate the given metric source only"))
+    return errs
+
+
+def _hpa_rules(rules: Any, path: str) -> list[Cause]:
+    if not isinstance(rules, dict):
+        return []
+    errs: list[Cause] = []
+    sw = rules.get("stabilizationWindowSeconds")
+    if isinstance(sw, int):
+        if sw < 0:
+            errs.append(invalid(_c(path, "stabilizationWindowSeconds"), sw, "must be greater than or equal to zero"))
+        if sw > 3600:
+            errs.append(invalid(_c(path, "stabilizationWindowSeconds"), sw, "must be less than or equal to 3600"))
+    sp = rules.get("selectPolicy")
+    if sp is not None and sp not in ("Disabled", "Max", "Min"):
+        errs.append(not_supported(_c(path, "selectPolicy"), sp, ["Disabled", "Max", "Min"]))
+    pp = _c(path, "policies")
+    pols = _dl(rules.get("policies"))
+    if not pols:
+        errs.append(required(pp, "must specify at least one Policy"))
+    for i, pol in enumerate(pols):
+        ip = f"{pp}[{i}]"
+        if pol.get("type") not in ("Pods", "Percent"):
+            errs.append(not_supported(_c(ip, "type"), pol.get("type") or "", ["Percent", "Pods"]))
+        if (pol.get("value") or 0) <= 0:
+            errs.append(invalid(_c(ip, "value"), pol.get("value") or 0, "must be greater than zero"))
+        ps = pol.get("periodSeconds") or 0
+        if ps <= 0:
+            errs.append(invalid(_c(ip, "periodSeconds"), ps, "must be greater than zero"))
+        if ps > 1800:
+            errs.append(invalid(_c(ip, "periodSeconds"), ps, "must be less than or equal to 1800"))
+    return errs
+
+
+def _hpa_spec(spec: Obj) -> list[Cause]:
+    """validateHorizontalPodAutoscalerSpec (autoscaling/v2, HPAScaleToZero off: minReplicas >= 1)."""
+    errs: list[Cause] = []
+    mn, mx = spec.get("minReplicas"), spec.get("maxReplicas") or 0
+    if isinstance(mn, int) and mn < 1:
+        errs.append(invalid("spec.minReplicas", mn, "must be greater than or equal to 1"))
+    if mx < 1:
+        errs.append(invalid("spec.maxReplicas", mx, "must be greater than 0"))
+    if isinstance(mn, int) and mx < mn:
+        errs.append(invalid("spec.maxReplicas", mx, "must be greater than or equal to `minReplicas`"))
+    errs.extend(_hpa_ref(spec.get("scaleTargetRef"), "spec.scaleTargetRef"))
+    for i, m in enumerate(_dl(spec.get("metrics"))):
+        errs.extend(_hpa_metric(m, f"spec.metrics[{i}]"))
+    b = spec.get("behavior")
+    if isinstance(b, dict):
+        errs.extend(_hpa_rules(b.get("scaleUp"), "spec.behavior.scaleUp"))
+        errs.extend(_hpa_rules(b.get("scaleDown"), "spec.behavior.scaleDown"))
+    return errs
+
+
+def _hpa(hpa: Obj) -> list[Cause]:
+    errs = validate_object_meta(hpa, True, name_is_dns_subdomain)
+    errs.extend(_hpa_spec(_dd(hpa.get("spec"))))
+    return errs
+
+
+def _hpa_update(hpa: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(hpa, old)
+    errs.extend(_hpa_spec(_dd(hpa.get("spec"))))
+    return errs
+
+
+def _hpa_status(hpa: Obj, old: Obj) -> list[Cause]:
+    """ValidateHorizontalPodAutoscalerStatusUpdate (upstream's path typo "desiredReplicasa" included)."""
+    st = _dd(hpa.get("status"))
+    errs = validate_object_meta_update(hpa, old)
+    errs.extend(_nonneg(st.get("currentReplicas"), "status.currentReplicas"))
+    errs.extend(_nonneg(st.get("desiredReplicas"), "status.desiredReplicasa"))
+    return errs
+
+
+# --------------------------------------------------------------------------------------------
 # Dispatch
 # --------------------------------------------------------------------------------------------
 
@@ -3145,7 +3857,625 @@ def _clusterrolebinding(b: Obj) -> list[Cause]:
     return _rbac_binding(b, False)
 
 
+# --------------------------------------------------------------------------------------------
+# networking.k8s.io (pkg/apis/networking/validation) and scheduling.k8s.io (pkg/apis/scheduling/validation)
+# --------------------------------------------------------------------------------------------
+
+_WILDCARD_SUBDOMAIN_FMT = "\\*\\." + DNS1123_SUBDOMAIN_FMT
+_re_wildcard_subdomain = re.compile(_WILDCARD_SUBDOMAIN_FMT)
+_WILDCARD_SUBDOMAIN_MSG = ("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, "
+                           "which must consist of lower case alphanumeric characters, '-' or '.' and end with an "
+                           "alphanumeric character")
+_HTTP_PATH_FMT = "[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+"
+_re_http_path = re.compile(_HTTP_PATH_FMT)
+_INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+_INVALID_PATH_SEQUENCES = ("//", "/./", "/../", "%2f", "%2F")
+_INVALID_PATH_SUFFIXES = ("/..", "/.")
+SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
+HIGHEST_USER_PRIORITY = 1000000000
+
+
+def is_wildcard_dns1123_subdomain(v: str) -> list[str]:
+    errs = []
+    if _blen(v) > 253:
+        errs.append(max_len_error(253))
+    if not _re_wildcard_subdomain.fullmatch(v):
+        errs.append(regex_error(_WILDCARD_SUBDOMAIN_MSG, _WILDCARD_SUBDOMAIN_FMT, "*.example.com"))
+    return errs
+
+
+def is_domain_prefixed_path(path: str, value: str) -> list[Cause]:
+    """validation.IsDomainPrefixedPath ("acme.io/foo")."""
+    if not value:
+        return [required(path)]
+    host, sep, rest = value.partition("/")
+    if not sep or not host or not rest:
+        return [invalid(path, value, 'must be a domain-prefixed path (such as "acme.io/foo")')]
+    errs = [invalid(path, host, m) for m in is_dns1123_subdomain(host)]
+    if not _re_http_path.fullmatch(rest):
+        errs.append(invalid(path, rest, regex_error("Invalid path", _HTTP_PATH_FMT)))
+    return errs
+
+
+def _go_cidr(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """net.ParseCIDR: an address with a prefix length; host bits may be set."""
+    if not isinstance(value, str) or "/" not in value:
+        return None
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return None
+
+
+def _netpol_port(port: Obj, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    proto = port.get("protocol")
+    if proto is not None and proto not in ("TCP", "UDP", "SCTP"):
+        errs.append(not_supported(_c(path, "protocol"), proto, ["TCP", "UDP", "SCTP"]))
+    p, end = port.get("port"), port.get("endPort")
+    if p is not None:
+        if isinstance(p, int) and not isinstance(p, bool):
+            errs.extend(invalid(_c(path, "port"), p, m) for m in is_valid_port_num(p))
+            if end is not None:
+                if end < p:
+                    errs.append(invalid(_c(path, "endPort"), end, "must be greater than or equal to `port`"))
+                errs.extend(invalid(_c(path, "endPort"), end, m) for m in is_valid_port_num(end))
+        else:
+            if end is not None:
+                errs.append(invalid(_c(path, "endPort"), end, "may not be specified when `port` is non-numeric"))
+            errs.extend(invalid(_c(path, "port"), p, m) for m in is_valid_port_name(str(p)))
+    elif end is not None:
+        errs.append(invalid(_c(path, "endPort"), end, "may not be specified when `port` is not specified"))
+    return errs
+
+
+def _ip_block(ipb: Obj, path: str) -> list[Cause]:
+    cidr = ipb.get("cidr") or ""
+    if not cidr:
+        return [required(_c(path, "cidr"))]
+    net = _go_cidr(cidr)
+    if net is None:
+        return [invalid(_c(path, "cidr"), cidr, "not a valid CIDR")]
+    errs: list[Cause] = []
+    for i, exc in enumerate(ipb.get("except") or []):
+        p = f"{path}.except[{i}]"
+        enet = _go_cidr(exc)
+        if enet is None:
+            errs.append(invalid(p, exc, "not a valid CIDR"))
+            return errs
+        if (enet.version != net.version or enet.network_address not in net
+                or net.prefixlen >= enet.prefixlen):
+            errs.append(invalid(p, exc, "must be a strict subset of `cidr`"))
+    return errs
+
+
+def _netpol_peer(peer: Obj, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    n = 0
+    for key in ("podSelector", "namespaceSelector"):
+        if isinstance(peer.get(key), dict):
+            n += 1
+            errs.extend(validate_label_selector(peer[key], _c(path, key)))
+    has_ip = isinstance(peer.get("ipBlock"), dict)
+    if has_ip:
+        n += 1
+        errs.extend(_ip_block(peer["ipBlock"], _c(path, "ipBlock")))
+    if n == 0:
+        errs.append(required(path, "must specify a peer"))
+    elif n > 1 and has_ip:
+        errs.append(forbidden(path, "may not specify both ipBlock and another peer"))
+    return errs
+
+
+def _netpol_spec(spec: Obj) -> list[Cause]:
+    errs = validate_label_selector(spec.get("podSelector"), "spec.podSelector")
+    for direction, peers in (("ingress", "from"), ("egress", "to")):
+        for i, rule in enumerate(_dl(spec.get(direction))):
+            rp = f"spec.{direction}[{i}]"
+            for j, port in enumerate(_dl(rule.get("ports"))):
+                errs.extend(_netpol_port(_dd(port), f"{rp}.ports[{j}]"))
+            for j, peer in enumerate(_dl(rule.get(peers))):
+                errs.extend(_netpol_peer(_dd(peer), f"{rp}.{peers}[{j}]"))
+    types = spec.get("policyTypes") or []
+    if len(types) > 2:
+        errs.append(invalid("spec.policyTypes", Go(go_strs(types, "[]networking.PolicyType")),
+                            "may not specify more than two policyTypes"))
+        return errs
+    for i, t in enumerate(types):
+        if t not in ("Ingress", "Egress"):
+            errs.append(not_supported(f"spec.policyTypes[{i}]", t, ["Ingress", "Egress"]))
+    return errs
+
+
+def _networkpolicy(np: Obj) -> list[Cause]:
+    errs = validate_object_meta(np, True, name_is_dns_subdomain)
+    errs.extend(_netpol_spec(_dd(np.get("spec"))))
+    return errs
+
+
+def _networkpolicy_update(np: Obj, old: Obj) -> list[Cause]:
+    # The strategy runs ValidateNetworkPolicy and ValidateNetworkPolicyUpdate: spec causes appear twice.
+    errs = _networkpolicy(np)
+    errs.extend(validate_object_meta_update(np, old))
+    errs.extend(_netpol_spec(_dd(np.get("spec"))))
+    return errs
+
+
+def _typed_ref(ref: Obj, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    if ref.get("apiGroup") is not None:
+        errs.extend(invalid(_c(path, "apiGroup"), ref["apiGroup"], m) for m in is_dns1123_subdomain(ref["apiGroup"]))
+    for key in ("kind", "name"):
+        v = ref.get(key) or ""
+        if not v:
+            errs.append(required(_c(path, key)))
+        else:
+            errs.extend(invalid(_c(path, key), v, m) for m in name_is_path_segment(v, False))
+    return errs
+
+
+def _ingress_backend(b: Obj, path: str) -> list[Cause]:
+    res, svc = b.get("resource"), b.get("service")
+    if isinstance(res, dict) and isinstance(svc, dict):
+        return [invalid(path, "", "cannot set both resource and service backends")]
+    if isinstance(res, dict):
+        return _typed_ref(res, _c(path, "resource"))
+    if not isinstance(svc, dict):
+        return [invalid(path, "", "resource or service backend is required")]
+    errs: list[Cause] = []
+    name = svc.get("name") or ""
+    if not name:
+        errs.append(required(_c(path, "service.name")))
+    else:
+        errs.extend(invalid(_c(path, "service.name"), name, m) for m in name_is_dns1035_label(name, False))
+    port = _dd(svc.get("port"))
+    pname, pnum = port.get("name") or "", port.get("number") or 0
+    if pname and pnum:
+        errs.append(invalid(path, "", "cannot set both port name & port number"))
+    elif pname:
+        errs.extend(invalid(_c(path, "service.port.name"), pname, m) for m in is_valid_port_name(pname))
+    elif pnum:
+        errs.extend(invalid(_c(path, "service.port.number"), pnum, m) for m in is_valid_port_num(pnum))
+    else:
+        errs.append(required(path, "port name or number is required"))
+    return errs
+
+
+def _ingress_path(p: Obj, path: str) -> list[Cause]:
+    pt = p.get("pathType")
+    if pt is None:
+        return [required(_c(path, "pathType"), "pathType must be specified")]
+    errs: list[Cause] = []
+    value = p.get("path") or ""
+    if pt in ("Exact", "Prefix"):
+        if not value.startswith("/"):
+            errs.append(invalid(_c(path, "path"), value, "must be an absolute path"))
+        if value:
+            errs.extend(invalid(_c(path, "path"), value, f"must not contain '{seq}'")
+                        for seq in _INVALID_PATH_SEQUENCES if seq in value)
+            errs.extend(invalid(_c(path, "path"), value, f"cannot end with '{suf}'")
+                        for suf in _INVALID_PATH_SUFFIXES if value.endswith(suf))
+    elif pt == "ImplementationSpecific":
+        if value and not value.startswith("/"):
+            errs.append(invalid(_c(path, "path"), value, "must be an absolute path"))
+    else:
+        errs.append(not_supported(_c(path, "pathType"), pt, ["Exact", "ImplementationSpecific", "Prefix"]))
+    errs.extend(_ingress_backend(_dd(p.get("backend")), _c(path, "backend")))
+    return errs
+
+
+def _ingress_rule_value(rule: Obj, path: str) -> list[Cause]:
+    http = rule.get("http")
+    if not isinstance(http, dict):
+        return []
+    errs: list[Cause] = []
+    paths = _dl(http.get("paths"))
+    if not paths:
+        errs.append(required(f"{path}.http.paths"))
+    for i, p in enumerate(paths):
+        errs.extend(_ingress_path(_dd(p), f"{path}.http.paths[{i}]"))
+    return errs
+
+
+def _ingress_spec(spec: Obj, old: Obj | None) -> list[Cause]:
+    errs: list[Cause] = []
+    rules = spec.get("rules")
+    if not rules and spec.get("defaultBackend") is None:
+        shown = "[]networking.IngressRule(nil)" if rules is None else "[]networking.IngressRule{}"
+        errs.append(invalid("spec", Go(shown), "either `defaultBackend` or `rules` must be specified"))
+    if isinstance(spec.get("defaultBackend"), dict):
+        errs.extend(_ingress_backend(spec["defaultBackend"], "spec.defaultBackend"))
+    # Stored objects keep what older servers accepted (AllowInvalidWildcardHostRule/SecretName).
+    ospec = _dd((old or {}).get("spec"))
+    lax_wildcard = any("*" in (_dd(r).get("host") or "") and _ingress_rule_value(_dd(r), "")
+                       for r in _dl(ospec.get("rules")))
+    lax_secret = any(_dd(t).get("secretName") and name_is_dns_subdomain(_dd(t)["secretName"], False)
+                     for t in _dl(ospec.get("tls")))
+    for i, rule in enumerate(_dl(rules)):
+        rp = f"spec.rules[{i}]"
+        host = rule.get("host") or ""
+        wildcard = False
+        if host:
+            if _parse_ip(host) is not None:
+                errs.append(invalid(_c(rp, "host"), host, "must be a DNS name, not an IP address"))
+            if "*" in host:
+                errs.extend(invalid(_c(rp, "host"), host, m) for m in is_wildcard_dns1123_subdomain(host))
+                wildcard = True
+            else:
+                errs.extend(invalid(_c(rp, "host"), host, m) for m in is_dns1123_subdomain(host))
+        if not wildcard or not lax_wildcard:
+            errs.extend(_ingress_rule_value(rule, rp))
+    for i, tls in enumerate(_dl(spec.get("tls"))):
+        tp = f"spec.tls[{i}]"
+        for j, host in enumerate(tls.get("hosts") or []):
+            check = is_wildcard_dns1123_subdomain if "*" in host else is_dns1123_subdomain
+            errs.extend(invalid(f"{tp}.hosts[{j}]", host, m) for m in check(host))
+        secret = tls.get("secretName") or ""
+        if secret and not lax_secret:
+            errs.extend(invalid(_c(tp, "secretName"), secret, m) for m in name_is_dns_subdomain(secret, False))
+    icn = spec.get("ingressClassName")
+    if icn is not None:
+        errs.extend(invalid("spec.ingressClassName", icn, m) for m in name_is_dns_subdomain(icn, False))
+    return errs
+
+
+def _ingress(ing: Obj) -> list[Cause]:
+    errs = validate_object_meta(ing, True, name_is_dns_subdomain)
+    errs.extend(_ingress_spec(_dd(ing.get("spec")), None))
+    ann = _dd(_dd(ing.get("metadata")).get("annotations"))
+    icn = _dd(ing.get("spec")).get("ingressClassName")
+    if _INGRESS_CLASS_ANNOTATION in ann and icn is not None and ann[_INGRESS_CLASS_ANNOTATION] != icn:
+        errs.append(invalid(f"annotations.{_INGRESS_CLASS_ANNOTATION}", ann[_INGRESS_CLASS_ANNOTATION],
+                            "must match `ingressClassName` when both are specified"))
+    return errs
+
+
+def _ingress_update(ing: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(ing, old)
+    errs.extend(validate_object_meta(ing, True, name_is_dns_subdomain))
+    errs.extend(_ingress_spec(_dd(ing.get("spec")), old))
+    return errs
+
+
+def _ingress_status(ing: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(ing, old)
+    lb = _dd(_dd(ing.get("status")).get("loadBalancer"))
+    for i, entry in enumerate(_dl(lb.get("ingress"))):
+        p = f"status.loadBalancer.ingress[{i}]"
+        if entry.get("ip"):
+            errs.extend(is_valid_ip(_c(p, "ip"), entry["ip"]))
+        hostname = entry.get("hostname") or ""
+        if hostname:
+            errs.extend(invalid(_c(p, "hostname"), hostname, m) for m in is_dns1123_subdomain(hostname))
+            if _parse_ip(hostname) is not None:
+                errs.append(invalid(_c(p, "hostname"), hostname, "must be a DNS name, not an IP address"))
+    return errs
+
+
+def _ingressclass(ic: Obj) -> list[Cause]:
+    errs = validate_object_meta(ic, False, name_is_dns_subdomain)
+    spec = _dd(ic.get("spec"))
+    controller = spec.get("controller") or ""
+    if _blen(controller) > 250:
+        errs.append(too_long("spec.controller", 250))
+    errs.extend(is_domain_prefixed_path("spec.controller", controller))
+    params = spec.get("parameters")
+    if isinstance(params, dict):
+        pp = "spec.parameters"
+        errs.extend(_typed_ref(params, pp))
+        scope = params.get("scope")
+        if scope is None:
+            errs.append(required(_c(pp, "scope")))
+        elif scope not in ("Cluster", "Namespace"):
+            errs.append(not_supported(_c(pp, "scope"), scope, ["Cluster", "Namespace"]))
+        elif scope == "Namespace":
+            ns = params.get("namespace")
+            if ns is None:
+                errs.append(required(_c(pp, "namespace"), "`parameters.scope` is set to 'Namespace'"))
+            else:
+                errs.extend(invalid(_c(pp, "namespace"), ns, m) for m in name_is_dns_label(ns, False))
+        elif params.get("namespace") is not None:
+            errs.append(forbidden(_c(pp, "namespace"), "`parameters.scope` is set to 'Cluster'"))
+    return errs
+
+
+def _ingressclass_update(ic: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(ic, old)
+    new_c = _dd(ic.get("spec")).get("controller") or ""
+    if new_c != (_dd(old.get("spec")).get("controller") or ""):
+        errs.append(invalid("spec.controller", new_c, "field is immutable"))
+    errs.extend(_ingressclass(ic))
+    return errs
+
+
+def _known_system_class_error(name: str, value: Any, global_default: bool) -> str | None:
+    """schedulingapiv1.IsKnownSystemPriorityClass: None when it is one, else the reason."""
+    if name not in SYSTEM_PRIORITY_CLASSES:
+        return f"{name} is not a known system priority class"
+    if value != SYSTEM_PRIORITY_CLASSES[name]:
+        return f"value of {name} PriorityClass must be {SYSTEM_PRIORITY_CLASSES[name]}"
+    if global_default:
+        return f"globalDefault of {name} PriorityClass must be false"
+    return None
+
+
+def _priorityclass(pc: Obj) -> list[Cause]:
+    errs = validate_object_meta(pc, False, name_is_dns_subdomain)
+    name = _dd(pc.get("metadata")).get("name") or ""
+    value = pc.get("value") or 0
+    if name.startswith("system-"):
+        why = _known_system_class_error(name, value, bool(pc.get("globalDefault")))
+        if why is not None:
+            errs.append(forbidden("metadata.name", "priority class names with 'system-' prefix are reserved for "
+                                                   f"system use only. error: {why}"))
+    elif value > HIGHEST_USER_PRIORITY:
+        errs.append(forbidden("value", f"maximum allowed value of a user defined priority is {HIGHEST_USER_PRIORITY}"))
+    pp = pc.get("preemptionPolicy")
+    if pp is not None and pp not in ("PreemptLowerPriority", "Never"):
+        errs.append(required("preemptionPolicy") if pp == "" else
+                    not_supported("preemptionPolicy", pp, ["PreemptLowerPriority", "Never"]))
+    return errs
+
+
+def _priorityclass_update(pc: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(pc, old)
+    if (pc.get("value") or 0) != (old.get("value") or 0):
+        errs.append(forbidden("value", "may not be changed in an update."))
+    if pc.get("preemptionPolicy") != old.get("preemptionPolicy"):
+        errs.append(invalid("preemptionPolicy", pc.get("preemptionPolicy"), "field is immutable"))
+    return errs
+
+
 # resource -> (create, update, status update)
+# --------------------------------------------------------------------------------------------
+# core/v1 ResourceQuota and LimitRange (pkg/apis/core/validation)
+# --------------------------------------------------------------------------------------------
+
+_QUOTA_SCOPES = ("Terminating", "NotTerminating", "BestEffort", "NotBestEffort", "PriorityClass",
+                 "CrossNamespacePodAffinity")
+_STD_QUOTA_RESOURCES = _STD_RESOURCES - {"storage"}
+_INTEGER_RESOURCES = {"pods", "services", "replicationcontrollers", "resourcequotas", "services.nodeports",
+                      "services.loadbalancers", "secrets", "configmaps", "persistentvolumeclaims"}
+_POD_COMPUTE_QUOTA = {"cpu", "memory", "limits.cpu", "limits.memory", "requests.cpu", "requests.memory"}
+_LIMIT_TYPES = ("Pod", "Container", "PersistentVolumeClaim")
+
+
+def _quota_hugepages(name: str) -> bool:
+    return name.startswith(("hugepages-", "requests.hugepages-"))
+
+
+def _std_quota_resource(name: str) -> bool:
+    return name in _STD_QUOTA_RESOURCES or _quota_hugepages(name)
+
+
+def _extended_resource(name: str) -> bool:
+    """helper.IsExtendedResourceName: not native, not requests.*, and requests.<name> is qualified."""
+    if "/" not in name or "kubernetes.io/" in name or name.startswith("requests."):
+        return False
+    return not is_qualified_name("requests." + name)
+
+
+def _generic_resource_name(name: str, path: str) -> list[Cause]:
+    """validateResourceName: qualified, and standard unless it has a domain."""
+    errs = [invalid(path, name, m) for m in is_qualified_name(name)]
+    if errs:
+        return errs
+    if "/" not in name and name not in _STD_RESOURCES and not _quota_hugepages(name):
+        return [invalid(path, name, "must be a standard resource type or fully qualified")]
+    return []
+
+
+def _quota_resource_name(name: str, path: str) -> list[Cause]:
+    errs = _generic_resource_name(name, path)
+    if "/" not in name and not _std_quota_resource(name):
+        errs.append(invalid(path, name, "must be a standard resource for quota"))
+    return errs
+
+
+def _quota_quantity(name: str, q: Any, path: str) -> list[Cause]:
+    """ValidateResourceQuantityValue: non-negative, whole for integer resources."""
+    v = _qty(q)
+    if v is None:
+        return []
+    errs: list[Cause] = []
+    if v < 0:
+        errs.append(invalid(path, _qstr(q), "must be greater than or equal to 0"))
+    if (name in _INTEGER_RESOURCES or _extended_resource(name)) and (v * 1000) % 1000 != 0:
+        errs.append(invalid(path, Go(_qstr(q)), "must be an integer"))
+    return errs
+
+
+def _quota_rlist(rl: Any, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    for k, v in _dd(rl).items():
+        errs.extend(_quota_resource_name(k, f"{path}[{k}]"))
+        errs.extend(_quota_quantity(k, v, f"{path}[{k}]"))
+    return errs
+
+
+def _scope_valid_for(scope: str, resource: str) -> bool:
+    if scope in ("Terminating", "NotTerminating", "NotBestEffort", "PriorityClass", "CrossNamespacePodAffinity"):
+        return resource == "pods" or resource in _POD_COMPUTE_QUOTA
+    if scope == "BestEffort":
+        return resource == "pods"
+    return True
+
+
+def _go_scopes(scopes: Any) -> Go:
+    return Go(go_strs(scopes, "[]core.ResourceQuotaScope"))
+
+
+def _go_scope_selector(sel: Obj) -> Go:
+    parts = [f"core.ScopedResourceSelectorRequirement{{ScopeName:{goq(str(e.get('scopeName', '')))}, "
+             f"Operator:{goq(str(e.get('operator', '')))}, Values:{go_strs(e.get('values'))}}}"
+             for e in _dl(sel.get("matchExpressions"))]
+    exprs = "[]core.ScopedResourceSelectorRequirement{" + ", ".join(parts) + "}" if parts else \
+        "[]core.ScopedResourceSelectorRequirement(nil)"
+    return Go(f"&core.ScopeSelector{{MatchExpressions:{exprs}}}")
+
+
+_CONFLICTING_SCOPES = (("BestEffort", "NotBestEffort"), ("NotTerminating", "Terminating"))
+
+
+def _quota_spec(spec: Obj, path: str) -> list[Cause]:
+    errs = _quota_rlist(spec.get("hard"), _c(path, "hard"))
+    hard = sorted(_dd(spec.get("hard")))
+    scopes = spec.get("scopes") if isinstance(spec.get("scopes"), list) else []
+    if scopes:
+        sp = _c(path, "scopes")
+        for scope in scopes:
+            if scope not in _QUOTA_SCOPES:
+                errs.append(invalid(sp, _go_scopes(scopes), "unsupported scope"))
+            for k in hard:
+                if _std_quota_resource(k) and not _scope_valid_for(scope, k):
+                    errs.append(invalid(sp, _go_scopes(scopes), "unsupported scope applied to resource"))
+        for pair in _CONFLICTING_SCOPES:
+            if all(p in scopes for p in pair):
+                errs.append(invalid(sp, _go_scopes(scopes), "conflicting scopes"))
+    sel = spec.get("scopeSelector")
+    if isinstance(sel, dict):
+        mp = _c(_c(path, "scopeSelector"), "matchExpressions")
+        seen = set()
+        for req in _dl(sel.get("matchExpressions")):
+            name, op, values = req.get("scopeName", ""), req.get("operator", ""), req.get("values") or []
+            if name not in _QUOTA_SCOPES:
+                errs.append(invalid(_c(mp, "scopeName"), name, "unsupported scope"))
+            for k in hard:
+                if _std_quota_resource(k) and not _scope_valid_for(name, k):
+                    errs.append(invalid(mp, _go_scope_selector(sel), "unsupported scope applied to resource"))
+            if name in ("BestEffort", "NotBestEffort", "Terminating", "NotTerminating",
+                        "CrossNamespacePodAffinity") and op != "Exists":
+                errs.append(invalid(_c(mp, "operator"), op,
+                                    "must be 'Exist' when scope is any of ResourceQuotaScopeTerminating, "
+                                    "ResourceQuotaScopeNotTerminating, ResourceQuotaScopeBestEffort, "
+                                    "ResourceQuotaScopeNotBestEffort or ResourceQuotaScopeCrossNamespacePodAffinity"))
+            if op in ("In", "NotIn"):
+                if not values:
+                    errs.append(required(_c(mp, "values"), "must be at least one value when `operator` is 'In' or "
+                                                           "'NotIn' for scope selector"))
+            elif op in ("Exists", "DoesNotExist"):
+                if values:
+                    errs.append(invalid(_c(mp, "values"), values, "must be no value when `operator` is 'Exist' or "
+                                                                  "'DoesNotExist' for scope selector"))
+            else:
+                errs.append(invalid(_c(mp, "operator"), op, "not a valid selector operator"))
+            seen.add(name)
+        for pair in _CONFLICTING_SCOPES:
+            if all(p in seen for p in pair):
+                errs.append(invalid(mp, _go_scopes(scopes or None), "conflicting scopes"))
+    return errs
+
+
+def _quota_status_fields(rq: Obj) -> list[Cause]:
+    st = _dd(rq.get("status"))
+    return _quota_rlist(st.get("hard"), "status.hard") + _quota_rlist(st.get("used"), "status.used")
+
+
+def _resourcequota(rq: Obj) -> list[Cause]:
+    errs = validate_object_meta(rq, True, name_is_dns_subdomain)
+    errs.extend(_quota_spec(_dd(rq.get("spec")), "spec"))
+    errs.extend(_quota_status_fields(rq))
+    return errs
+
+
+def _resourcequota_update(rq: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(rq, old)
+    errs.extend(_quota_spec(_dd(rq.get("spec")), "spec"))
+    new_scopes = set(_dd(rq.get("spec")).get("scopes") or ())
+    if new_scopes != set(_dd(old.get("spec")).get("scopes") or ()):
+        errs.append(invalid("spec.scopes", _go_scopes(_dd(rq.get("spec")).get("scopes")), "field is immutable"))
+    return errs
+
+
+def _resourcequota_status(rq: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(rq, old)
+    if not _dd(rq.get("metadata")).get("resourceVersion"):
+        errs.append(required("resourceVersion"))
+    errs.extend(_quota_status_fields(rq))
+    return errs
+
+
+def _limitrange_resource_name(limit_type: str, name: str, path: str) -> list[Cause]:
+    if limit_type not in ("Pod", "Container"):
+        return _generic_resource_name(name, path)
+    errs = _generic_resource_name(name, path)
+    if "/" not in name:
+        if name not in _STD_CONTAINER_RESOURCES and not name.startswith("hugepages-"):
+            errs.append(invalid(path, name, "must be a standard resource for containers"))
+    elif "kubernetes.io/" not in name and not _extended_resource(name):
+        errs.append(invalid(path, name, "doesn't follow extended resource name standard"))
+    return errs
+
+
+def _limitrange(lr: Obj) -> list[Cause]:
+    errs = validate_object_meta(lr, True, name_is_dns_subdomain)
+    seen_types: set[str] = set()
+    for i, item in enumerate(_dl(_dd(lr.get("spec")).get("limits"))):
+        ip = f"spec.limits[{i}]"
+        typ = item.get("type") or ""
+        tp = _c(ip, "type")
+        type_errs = [invalid(tp, typ, m) for m in is_qualified_name(typ)]
+        if not type_errs and "/" not in typ and typ not in _LIMIT_TYPES:
+            type_errs.append(invalid(tp, typ, "must be a standard limit type or fully qualified"))
+        errs.extend(type_errs)
+        if typ in seen_types:
+            errs.append(duplicate(tp, typ))
+        seen_types.add(typ)
+        maps: dict[str, dict[str, Any]] = {}
+        keys: list[str] = []
+        fields = ["max", "min", "maxLimitRequestRatio"]
+        if typ == "Pod":
+            maps["default"], maps["defaultRequest"] = {}, {}
+        else:
+            fields[2:2] = ["default", "defaultRequest"]
+        for fld in fields:
+            m = maps[fld] = _dd(item.get(fld))
+            for k in m:
+                errs.extend(_limitrange_resource_name(typ, k, f"{ip}.{fld}[{k}]"))
+                if k not in keys:
+                    keys.append(k)
+            if fld == "min" and typ == "Pod":
+                for dfld in ("default", "defaultRequest"):
+                    if item.get(dfld):
+                        errs.append(forbidden(f"{ip}.{dfld}", "may not be specified when `type` is 'Pod'"))
+            if fld == "defaultRequest" and typ == "PersistentVolumeClaim" \
+                    and "storage" not in maps["min"] and "storage" not in maps["max"]:
+                errs.append(required(f"{ip}.limits", "either minimum or maximum storage value is required, but "
+                                                     "neither was provided"))
+        for k in keys:
+            q = {f: (_qty(m[k]), _qstr(m[k])) for f, m in maps.items() if k in m and _qty(m[k]) is not None}
+            mn, mx, df, dr, ratio = (q.get(f) for f in ("min", "max", "default", "defaultRequest",
+                                                        "maxLimitRequestRatio"))
+            if mn and mx and mn[0] > mx[0]:
+                errs.append(invalid(f"{ip}.min[{k}]", Go(mn[1]), f"min value {mn[1]} is greater than max value {mx[1]}"))
+            if dr and mn and mn[0] > dr[0]:
+                errs.append(invalid(f"{ip}.defaultRequest[{k}]", Go(dr[1]),
+                                    f"min value {mn[1]} is greater than default request value {dr[1]}"))
+            if dr and mx and dr[0] > mx[0]:
+                errs.append(invalid(f"{ip}.defaultRequest[{k}]", Go(dr[1]),
+                                    f"default request value {dr[1]} is greater than max value {mx[1]}"))
+            if dr and df and dr[0] > df[0]:
+                errs.append(invalid(f"{ip}.defaultRequest[{k}]", Go(dr[1]),
+                                    f"default request value {dr[1]} is greater than default limit value {df[1]}"))
+            if df and mn and mn[0] > df[0]:
+                errs.append(invalid(f"{ip}.default[{k}]", Go(mn[1]),
+                                    f"min value {mn[1]} is greater than default value {df[1]}"))
+            if df and mx and df[0] > mx[0]:
+                errs.append(invalid(f"{ip}.default[{k}]", Go(mx[1]),
+                                    f"default value {df[1]} is greater than max value {mx[1]}"))
+            if ratio and ratio[0] < 1:
+                errs.append(invalid(f"{ip}.maxLimitRequestRatio[{k}]", Go(ratio[1]), f"ratio {ratio[1]} is less than 1"))
+            if ratio and mn and mx and mn[0] > 0:
+                limit = mx[0] / mn[0]
+                if ratio[0] > limit:
+                    errs.append(invalid(f"{ip}.maxLimitRequestRatio[{k}]", Go(ratio[1]),
+                                        f"ratio {ratio[1]} is greater than max/min = {float(limit):f}"))
+            if not _overcommit(k) and df and dr and df[0] != dr[0]:
+                errs.append(invalid(f"{ip}.defaultRequest[{k}]", Go(dr[1]),
+                                    f"default value {df[1]} must equal to defaultRequest value {dr[1]} in {k}"))
+    return errs
+
+
 _KINDS: dict[str, tuple[Create, Update, Update]] = {
     "pods": (_pod_create, _pod_update, _pod_status),
     "services": (_service_create, _service_update, _service_status),
@@ -3159,14 +4489,26 @@ _KINDS: dict[str, tuple[Create, Update, Update]] = {
     "events.events.k8s.io": (_events_v1, _events_v1_update, _meta_only_update),
     "persistentvolumes": (_pv_create, _pv_update, _meta_only_update),
     "persistentvolumeclaims": (_pvc, _pvc_update, _pvc_status),
+    "resourcequotas": (_resourcequota, _resourcequota_update, _resourcequota_status),
+    "limitranges": (_limitrange, _meta_then(_limitrange), _meta_only_update),
     "statefulsets.apps": (_statefulset, _statefulset_update, _sts_status),
     "daemonsets.apps": (_daemonset, _daemonset_update, _ds_status),
     "deployments.apps": (_deployment, _deployment_update, _deployment_status),
     "replicasets.apps": (_replicaset, _replicaset_update, _rs_status),
+    "replicationcontrollers": (_replicationcontroller, _replicationcontroller_update, _rs_status),
+    "podtemplates": (_podtemplate, _podtemplate_update, _meta_only_update),
     "controllerrevisions.apps": (_controllerrevision, _controllerrevision_update, _meta_only_update),
+    "jobs.batch": (_job_create, _job_update, _job_status),
+    "cronjobs.batch": (_cronjob_create, _cronjob_update, _meta_only_update),
     "storageclasses.storage.k8s.io": (_storageclass, _storageclass_update, _meta_only_update),
+    "ingresses.networking.k8s.io": (_ingress, _ingress_update, _ingress_status),
+    "ingressclasses.networking.k8s.io": (_ingressclass, _ingressclass_update, _meta_only_update),
+    "networkpolicies.networking.k8s.io": (_networkpolicy, _networkpolicy_update, _meta_only_update),
+    "priorityclasses.scheduling.k8s.io": (_priorityclass, _priorityclass_update, _meta_only_update),
     "leases.coordination.k8s.io": (_lease, _lease_update, _meta_only_update),
     "endpointslices.discovery.k8s.io": (_endpointslice_create, _endpointslice_update, _meta_only_update),
+    "poddisruptionbudgets.policy": (_pdb, _pdb_update, _pdb_status),
+    "horizontalpodautoscalers.autoscaling": (_hpa, _hpa_update, _hpa_status),
     "roles.rbac.authorization.k8s.io": (_role, _meta_then(_role), _meta_only_update),
     "clusterroles.rbac.authorization.k8s.io": (_clusterrole, _meta_then(_clusterrole), _meta_only_update),
     "rolebindings.rbac.authorization.k8s.io": (

@@ -3,10 +3,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..api.pod_subresources import subresources_of
 from ..api.resources import ResourceType, groups
 
 _SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
               "binding": ["create"], "eviction": ["create"], "finalize": ["update"], "token": ["create"]}
+
+
+def _subresources(rt: ResourceType) -> list[tuple[str, dict[str, str], list[str]]]:
+    """(name, response kind, verbs) of every subresource, sorted by name as upstream lists them; the
+    kubelet-backed ones (log, exec, proxy, ...) are not stored kinds and come from pod_subresources."""
+    out = [(s, _sub_kind(rt, s), _SUB_VERBS[s]) for s in rt.subresources]
+    if not rt.group:
+        out += [(s, {"group": "", "version": "", "kind": kind}, list(verbs))
+                for s, (verbs, kind) in subresources_of(rt.plural).items()]
+    return sorted(out, key=lambda x: x[0])
 
 
 def _sub_kind(rt: ResourceType, sub: str) -> dict[str, str]:
@@ -33,9 +44,9 @@ def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
         r["shortNames"] = list(rt.short_names)
     if rt.categories:
         r["categories"] = list(rt.categories)
-    if rt.subresources:
-        r["subresources"] = [{"subresource": s, "responseKind": _sub_kind(rt, s), "verbs": _SUB_VERBS[s]}
-                             for s in rt.subresources]
+    subs = _subresources(rt)
+    if subs:
+        r["subresources"] = [{"subresource": s, "responseKind": k, "verbs": v} for s, k, v in subs]
     return r
 
 
@@ -63,7 +74,7 @@ def api_versions() -> dict[str, Any]:
 
 
 def _group_entry(group: str, rts: list[ResourceType]) -> dict[str, Any]:
-    versions = sorted({r.version for r in rts})
+    versions = list(dict.fromkeys(r.version for r in rts))  # preferred (first listed) version first
     gvs = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
     return {"name": group, "versions": gvs, "preferredVersion": gvs[0]}
 
@@ -93,10 +104,9 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
         if rt.categories:
             e["categories"] = list(rt.categories)
         res.append(e)
-        for s in rt.subresources:
-            k = _sub_kind(rt, s)
+        for s, k, verbs in _subresources(rt):
             se: dict[str, Any] = {"name": f"{rt.plural}/{s}", "singularName": "", "namespaced": rt.namespaced,
-                                  "kind": k["kind"], "verbs": _SUB_VERBS[s]}
+                                  "kind": k["kind"], "verbs": verbs}
             if k["group"]:
                 se["group"], se["version"] = k["group"], k["version"]
             res.append(se)

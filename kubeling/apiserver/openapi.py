@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from ..api import schema
-from ..api.resources import RESOURCES, ResourceType, groups
+from ..api.resources import ResourceType, all_resources, custom_generation, groups
 
 _PREFIX = "#/components/schemas/"
 
@@ -144,8 +144,17 @@ def _paths(rts: list[ResourceType]) -> dict[str, Any]:
     return paths
 
 
-@functools.cache
 def gv_document(group: str, version: str) -> bytes:
+    """The document of one group-version; rebuilt when the custom resources served change."""
+    return _gv_document(group, version, custom_generation() if _is_custom(group) else 0)
+
+
+def _is_custom(group: str) -> bool:
+    return any(r.custom is not None for r in groups().get(group, ()))
+
+
+@functools.lru_cache(maxsize=256)
+def _gv_document(group: str, version: str, _generation: int) -> bytes:
     rts = [r for r in groups().get(group, []) if r.version == version]
     roots = [r.def_name for r in rts if r.def_name] + [r.def_name + "List" for r in rts if r.def_name]
     roots += ["io.k8s.apimachinery.pkg.apis.meta.v1.Status", "io.k8s.apimachinery.pkg.apis.meta.v1.Patch",
@@ -163,13 +172,17 @@ def _gv_path(group: str, version: str) -> str:
     return f"apis/{group}/{version}" if group else f"api/{version}"
 
 
-@functools.cache
 def gv_hash(group: str, version: str) -> str:
+    return _gv_hash(group, version, custom_generation() if _is_custom(group) else 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _gv_hash(group: str, version: str, _generation: int) -> str:
     return hashlib.sha512(gv_document(group, version)).hexdigest()[:128].upper()
 
 
 def index() -> bytes:
-    gvs = sorted({(r.group, r.version) for r in RESOURCES})
+    gvs = sorted({(r.group, r.version) for r in all_resources()})
     paths = {_gv_path(g, v): {"serverRelativeURL": f"/openapi/v3/{_gv_path(g, v)}?hash={gv_hash(g, v)}"}
              for g, v in gvs}
     return orjson.dumps({"paths": paths})
@@ -183,6 +196,6 @@ def lookup_path(path: str) -> tuple[str, str] | None:
         g, v = parts[1], parts[2]
     else:
         return None
-    if not any(r.group == g and r.version == v for r in RESOURCES):
+    if not any(r.group == g and r.version == v for r in all_resources()):
         return None
     return g, v

@@ -17,14 +17,15 @@ import orjson
 import yaml
 from aiohttp import web
 
-from ..api import errors, printers
+from ..api import customresource, errors, printers
 from ..api.errors import ApiError
+from ..api.eviction import Evictor
 from ..api.registry import APPLY_PATCH, Registry, Request
 from ..api.resources import ResourceType, lookup
 from ..api.safety import safe_yaml
 from ..api.strategy import RETURN_DELETED_OBJECT
 from ..storage.base import KV
-from . import discovery, openapi, protobuf
+from . import autoscaling_v1, discovery, metrics_api, openapi, pod_connect, protobuf
 
 log = logging.getLogger("kubeling.apiserver")
 
@@ -109,6 +110,7 @@ class ApiServer:
         # authorization and audit around every request; handlers of the computed (never stored) kinds.
         self.front: Any = None
         self.virtual: dict[str, Any] = {}
+        metrics_api.install(self)  # metrics.k8s.io (in place of metrics-server)
 
     # ---- plumbing ----------------------------------------------------------
     @web.middleware
@@ -314,6 +316,8 @@ class ApiServer:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
+        if pod_connect.is_connect(rt, sub, len(rest) - 3, (ns is not None) == rt.namespaced):
+            return await pod_connect.serve(self, request, rt, ns, rest[1], sub)  # log, exec, proxy, ...
         if len(rest) > 3 or (sub is not None and sub not in rt.subresources):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if rt.namespaced and ns is None and name is not None:
@@ -322,6 +326,8 @@ class ApiServer:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         method = request.method
         virtual = self.virtual.get(rt.qualified if sub is None else f"{rt.qualified}/{sub}")
+        if virtual is None and autoscaling_v1.is_v1_hpa(rt):  # served converted from the v2 storage version
+            return await autoscaling_v1.serve(self, request, rt, ns, name, sub)
         if virtual is not None:  # computed kinds: TokenRequest, TokenReview, the access reviews
             return await virtual(request, rt, ns, name)
         if rt.plural == "bindings":
@@ -337,7 +343,7 @@ class ApiServer:
             if method == "GET":
                 if _qbool(request.query.get("watch")):
                     return await self._watch(request, rt, ns)
-                return self._list(request, rt, ns)
+                return await self._list(request, rt, ns)
             if method == "POST":
                 return await self._create(request, rt, ns)
             if method == "DELETE":
@@ -355,9 +361,9 @@ class ApiServer:
         if sub == "eviction":
             if method != "POST":
                 raise errors.method_not_allowed("the server does not allow this method on the requested resource")
-            await self.registry.delete(rt, ns, name, None, self._request(request))
-            return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
-                         status=201)
+            body = self._decode(await self._body(request), request.content_type)
+            st, code = await Evictor(self.registry).evict(ns or "", name, body, self._request(request))
+            return _json(st, status=code)
         if method == "GET":
             kv = self.registry.get(rt, ns, name)
             if _wants_table(request):
@@ -434,7 +440,7 @@ class ApiServer:
         if opts.get("dryRun"):
             req.dry_run = True
         res, deleted = await self.registry.delete(rt, ns, name, opts, req)
-        if deleted and rt.qualified not in RETURN_DELETED_OBJECT:
+        if deleted and rt.qualified not in RETURN_DELETED_OBJECT and rt.custom is None:
             obj = res.obj if isinstance(res, KV) else res
             return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                           "details": {"name": name, "group": rt.group, "kind": rt.plural,
@@ -467,7 +473,7 @@ class ApiServer:
         raise errors.method_not_allowed("the server does not allow this method on the requested resource")
 
     # ---- list / table ------------------------------------------------------
-    def _list(self, request: web.Request, rt: ResourceType, ns: str | None) -> web.Response:
+    async def _list(self, request: web.Request, rt: ResourceType, ns: str | None) -> web.Response:
         q = request.query
         limit = None
         if q.get("limit"):
@@ -475,9 +481,11 @@ class ApiServer:
                 limit = int(q["limit"])
             except ValueError:
                 raise errors.bad_request("limit must be an integer") from None
-        items, rev, token, remaining = self.registry.list(
+        items, rev, token, remaining = await self.registry.list_request(
             rt, ns, label_selector=q.get("labelSelector"), field_selector=q.get("fieldSelector"),
-            limit=limit if limit and limit > 0 else None, continue_token=q.get("continue"))
+            limit=limit if limit and limit > 0 else None, continue_token=q.get("continue"),
+            resource_version=q.get("resourceVersion"), resource_version_match=q.get("resourceVersionMatch"),
+            send_initial_events=q.get("sendInitialEvents") or None)
         if _wants_table(request):
             return _json(self._table(request, rt, items, str(rev), token, remaining))
         md: dict[str, Any] = {"resourceVersion": str(rev)}
@@ -504,13 +512,15 @@ class ApiServer:
                 md["remainingItemCount"] = remaining
         t: dict[str, Any] = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": md}
         if with_columns:
-            t["columnDefinitions"] = printers.column_definitions(rt.qualified)
+            t["columnDefinitions"] = _column_definitions(rt)
         t["rows"] = rows
         return t
 
     @staticmethod
     def _row(rt: ResourceType, obj: dict[str, Any], now: float, include: str) -> dict[str, Any]:
-        row: dict[str, Any] = {"cells": printers.row_cells(rt.qualified, obj, now)}
+        cells = (customresource.row_cells(rt, obj, now) if rt.custom is not None
+                 else printers.row_cells(rt.qualified, obj, now))
+        row: dict[str, Any] = {"cells": cells}
         if include == "Object":
             row["object"] = obj
         elif include != "None":
@@ -591,7 +601,7 @@ class ApiServer:
                     t = {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
                          "metadata": {"resourceVersion": kv.obj["metadata"]["resourceVersion"]}}
                     if not cols_sent:
-                        t["columnDefinitions"] = printers.column_definitions(rt.qualified)
+                        t["columnDefinitions"] = _column_definitions(rt)
                         cols_sent = True
                     t["rows"] = [self._row(rt, kv.obj, now(), q.get("includeObject", "Metadata"))]
                     line = orjson.dumps({"type": typ, "object": t})
@@ -611,6 +621,13 @@ class ApiServer:
         except (ConnectionResetError, RuntimeError):
             pass
         return resp
+
+
+def _column_definitions(rt: ResourceType) -> list[dict[str, Any]]:
+    """Table columns: the kind's printer, or a custom resource's additionalPrinterColumns."""
+    if rt.custom is not None:
+        return customresource.column_definitions(rt)
+    return printers.column_definitions(rt.qualified)
 
 
 def ssl_context(cert: str, key: str, client_ca: str | None = None) -> ssl.SSLContext:

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..api import admission, errors, rbac_bootstrap, service_alloc
+from ..api import admission, crd, errors, features, priority_admission, rbac_bootstrap, service_alloc
 from ..api.registry import Registry, Request
 from ..api.resources import by_qualified
 from ..apiserver import auth
@@ -71,6 +71,8 @@ class Cluster:
 
     async def start(self) -> None:
         cfg = self.cfg
+        for w in features.warnings(cfg.feature_gates):
+            log.warning("%s", w)
         os.makedirs(cfg.data_dir, exist_ok=True)
         self.pki = ensure_pki(cfg.pki_dir or os.path.join(cfg.data_dir, "pki"))
         self.token = read_token(self.pki["admin.token"])
@@ -79,6 +81,10 @@ class Cluster:
         admission.install(self.registry, self._settings())
         service_alloc.install(self.registry)
         await self._bootstrap()
+        # CustomResourceDefinitions: served from the start (a restart keeps CRs served), then watched.
+        crds = crd.CRDController(self.registry)
+        crds.load()
+        self._tasks.append(crds.start())
         await service_alloc.bootstrap_services(self.registry, cfg.port)
         api = ApiServer(self.registry, {self.token: ("kubernetes-admin", ["system:masters", "system:authenticated"])},
                         ready_check=lambda: self.ready)
@@ -119,7 +125,16 @@ class Cluster:
                 "node_monitor_grace_period": c.node_monitor_grace_period,
                 "default_storageclass": c.default_storageclass, "host": c.host, "port": c.port,
                 "terminated_pod_gc_threshold": c.terminated_pod_gc_threshold, "pod_gc_quarantine": c.pod_gc_quarantine,
-                "event_ttl": c.event_ttl}
+                "event_ttl": c.event_ttl, "root_ca": self._root_ca(), "hpa_sync_period": c.hpa_sync_period,
+                "feature_gates": features.resolve(c.feature_gates)}
+
+    def _root_ca(self) -> str:
+        """The cluster CA as PEM text, for the root CA publisher's kube-root-ca.crt ConfigMaps."""
+        path = self.pki.get("ca.crt")
+        if not path:
+            return ""
+        with open(path) as f:
+            return f.read()
 
     async def _bootstrap(self) -> None:
         ns_rt = by_qualified("namespaces")
@@ -132,6 +147,7 @@ class Cluster:
                     if e.code != 409:
                         raise
         await rbac_bootstrap.ensure(self.registry)  # default roles/bindings, as upstream's rbac/bootstrap-roles
+        await priority_admission.ensure_system_classes(self.registry)  # scheduling/bootstrap-system-priority-classes
 
     async def _compactor(self) -> None:
         """Keep about five minutes of history, as upstream's compaction interval does."""

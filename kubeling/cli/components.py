@@ -25,6 +25,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..api import features
 from .config import COMPACT_INTERVAL, ClusterConfig
 
 log = logging.getLogger("kubeling")
@@ -112,7 +113,7 @@ def cmd_apiserver(a: argparse.Namespace) -> int:
     data_dir = os.path.abspath(a.data_dir)
     cfg = ClusterConfig(data_dir=data_dir, port=a.port, host=a.host, storage=a.storage, nodes=[],
                         pki_dir=os.path.abspath(a.pki_dir) if a.pki_dir else "", components=[],
-                        **storage_config(a))
+                        feature_gates=features.from_args(a), **storage_config(a))
     os.makedirs(data_dir, exist_ok=True)
     pki = ensure_pki(cfg.pki_dir or os.path.join(data_dir, "pki"))
     doc = _kubeconfig_doc(f"https://{cfg.host}:{cfg.port}", pki["ca.crt"], read_token(pki["admin.token"]))
@@ -134,6 +135,55 @@ def cmd_apiserver(a: argparse.Namespace) -> int:
 def _logging(quiet: bool) -> None:
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _feature_gates(a: argparse.Namespace) -> dict[str, bool]:
+    """The resolved gates of --feature-gates, logging what upstream warns about (GA gates set explicitly)."""
+    explicit = features.from_args(a)
+    for w in features.warnings(explicit):
+        log.warning("%s", w)
+    return features.resolve(explicit)
+
+
+def _read_root_ca(path: str) -> str:
+    """--root-ca-file: PEM certificates (upstream's readCA), or exit with upstream's message."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise SystemExit(f"error parsing root-ca-file at {path}: open {path}: "
+                         f"{(e.strerror or str(e)).lower()}") from None
+    from cryptography import x509
+
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        certs = []
+    if not certs:
+        raise SystemExit(f"error parsing root-ca-file at {path}: "
+                         "data does not contain any valid RSA or ECDSA certificates")
+    return data.decode()
+
+
+def _kubeconfig_ca(path: str) -> str:
+    """The CA of the kubeconfig's current context (inline data or file): upstream's default root CA."""
+    import base64
+
+    import yaml
+
+    from .node_cmd import _named
+
+    with open(path) as f:
+        doc = yaml.safe_load(f) or {}
+    ctx = _named(doc.get("contexts"), doc.get("current-context")).get("context") or {}
+    cluster = _named(doc.get("clusters"), ctx.get("cluster")).get("cluster") or {}
+    if cluster.get("certificate-authority-data"):
+        return base64.b64decode(cluster["certificate-authority-data"]).decode()
+    if cluster.get("certificate-authority"):
+        ca = cluster["certificate-authority"]
+        with open(ca if os.path.isabs(ca) else os.path.join(os.path.dirname(os.path.abspath(path)), ca)) as f:
+            return f.read()
+    return ""
 
 
 def _kubeconfig(a: argparse.Namespace) -> str:
@@ -228,9 +278,12 @@ async def _run_component(a: argparse.Namespace, component: str, field_manager: s
 
 
 def _controller_settings(a: argparse.Namespace) -> dict[str, Any]:
+    root_ca = _read_root_ca(a.root_ca_file) if a.root_ca_file else _kubeconfig_ca(_kubeconfig(a))
     return {"node_monitor_grace_period": a.node_monitor_grace_period,
             "terminated_pod_gc_threshold": a.terminated_pod_gc_threshold,
-            "pod_gc_quarantine": a.pod_gc_quarantine, "default_storageclass": not a.no_default_storageclass}
+            "pod_gc_quarantine": a.pod_gc_quarantine, "default_storageclass": not a.no_default_storageclass,
+            "hpa_sync_period": a.horizontal_pod_autoscaler_sync_period,
+            "root_ca": root_ca, "feature_gates": _feature_gates(a)}
 
 
 def cmd_controller_manager(a: argparse.Namespace) -> int:
@@ -244,11 +297,11 @@ def cmd_controller_manager(a: argparse.Namespace) -> int:
 
         return await manager.start(ctx, enabled)
 
+    settings = _controller_settings(a)
     rc: list[int] = []
 
     async def main() -> None:
-        rc.append(await _run_component(a, "kube-controller-manager", "kube-controller-manager",
-                                       _controller_settings(a), start))
+        rc.append(await _run_component(a, "kube-controller-manager", "kube-controller-manager", settings, start))
 
     _run(main())
     return rc[0] if rc else 1
@@ -263,7 +316,7 @@ def cmd_scheduler(a: argparse.Namespace) -> int:
         mod = importlib.import_module("kubeling.scheduler.scheduler")
         return await mod.start(ctx)
 
-    settings: dict[str, Any] = {}
+    settings: dict[str, Any] = {"feature_gates": _feature_gates(a)}
     if a.percentage_of_nodes_to_score is not None:
         settings["percentage_of_nodes_to_score"] = a.percentage_of_nodes_to_score
     rc: list[int] = []
@@ -286,6 +339,7 @@ def add_component_parsers(sub: Any) -> None:
                     "(default DATA_DIR/pki, created if missing); give every API server of one cluster the same")
     ap.add_argument("--kubeconfig", default=None, help="also write the admin kubeconfig here")
     add_storage_flags(ap)
+    features.add_flag(ap)
     ap.add_argument("--quiet", action="store_true")
     ap.set_defaults(func=cmd_apiserver)
 
@@ -296,7 +350,12 @@ def add_component_parsers(sub: Any) -> None:
     cm.add_argument("--node-monitor-grace-period", type=parse_duration, default=40.0)
     cm.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
     cm.add_argument("--pod-gc-quarantine", type=parse_duration, default=40.0)
+    cm.add_argument("--horizontal-pod-autoscaler-sync-period", type=parse_duration, default=15.0)
     cm.add_argument("--no-default-storageclass", action="store_true")
+    cm.add_argument("--root-ca-file", default="",
+                    help="if set, this root certificate authority will be included in service account's token "
+                         "secret. This must be a valid PEM-encoded CA bundle. (default: the kubeconfig's CA)")
+    features.add_flag(cm)
     cm.add_argument("--quiet", action="store_true")
     add_leader_election_flags(cm, "kube-controller-manager")
     cm.set_defaults(func=cmd_controller_manager)
@@ -305,6 +364,7 @@ def add_component_parsers(sub: Any) -> None:
     sc.add_argument("--kubeconfig", default=None, help="how to reach the API server (default DATA_DIR/kubeconfig)")
     sc.add_argument("--data-dir", default=None)
     sc.add_argument("--percentage-of-nodes-to-score", type=int, default=None)
+    features.add_flag(sc)
     sc.add_argument("--quiet", action="store_true")
     add_leader_election_flags(sc, "kube-scheduler")
     sc.set_defaults(func=cmd_scheduler)

@@ -25,6 +25,8 @@ class ClusterConfig:
     default_storageclass: bool = True
     terminated_pod_gc_threshold: int = 12500
     pod_gc_quarantine: float = 40.0
+    hpa_sync_period: float = 15.0  # kube-controller-manager --horizontal-pod-autoscaler-sync-period
     event_ttl: float = 3600.0
     audit_log: str | None = None  # None: DATA_DIR/audit.log; "": no audit log
     max_inflight_per_client: int = 64  # concurrent requests per non-admin client before 429 (0: no limit)
+    feature_gates: dict[str, bool] = field(default_factory=dict)  # --feature-gates, as given (not resolved)

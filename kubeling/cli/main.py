@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from .components import add_component_parsers, add_storage_flags, storage_args, storage_config
+from ..api import features
+from .components import add_component_parsers, add_storage_flags, parse_duration, storage_args, storage_config
 from .config import ClusterConfig
 
 CONTEXT = "kubeling"
@@ -115,7 +116,9 @@ def _cfg_from_args(a: argparse.Namespace) -> ClusterConfig:
                          default_storageclass=not a.no_default_storageclass,
                          terminated_pod_gc_threshold=a.terminated_pod_gc_threshold,
                          pod_gc_quarantine=a.pod_gc_quarantine, event_ttl=a.event_ttl, audit_log=a.audit_log,
-                         max_inflight_per_client=a.max_inflight_per_client, **storage_config(a))
+                         hpa_sync_period=a.horizontal_pod_autoscaler_sync_period,
+                         max_inflight_per_client=a.max_inflight_per_client,
+                         feature_gates=features.from_args(a), **storage_config(a))
 
 
 def _use_client_cert(doc: dict[str, Any], pki: dict[str, str]) -> None:
@@ -222,11 +225,14 @@ def _up_detached(a: argparse.Namespace, cfg: ClusterConfig) -> int:
             "--node-monitor-grace-period", str(cfg.node_monitor_grace_period), "--_child",
             "--terminated-pod-gc-threshold", str(cfg.terminated_pod_gc_threshold),
             "--pod-gc-quarantine", str(cfg.pod_gc_quarantine), "--event-ttl", str(cfg.event_ttl),
+            "--horizontal-pod-autoscaler-sync-period", str(cfg.hpa_sync_period),
             "--max-inflight-per-client", str(cfg.max_inflight_per_client), "--admin-auth", a.admin_auth]
     if cfg.audit_log is not None:
         args += ["--audit-log", cfg.audit_log]
     if not cfg.default_storageclass:
         args.append("--no-default-storageclass")
+    if cfg.feature_gates:
+        args.append("--feature-gates=" + features.format_flag(cfg.feature_gates))
     args += storage_args(cfg)
     if a.kubeconfig:
         args += ["--kubeconfig", a.kubeconfig]
@@ -365,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--no-default-storageclass", action="store_true")
     up.add_argument("--terminated-pod-gc-threshold", type=int, default=12500,
                     help="terminated pods kept before pod GC deletes the oldest (0 disables)")
+    up.add_argument("--horizontal-pod-autoscaler-sync-period", type=parse_duration, default=15.0,
+                    help="how often the HPA controller reconciles each HorizontalPodAutoscaler (e.g. 15s)")
     up.add_argument("--pod-gc-quarantine", type=float, default=40.0,
                     help="seconds a pod's node must be missing before pod GC deletes the pod")
     up.add_argument("--event-ttl", type=float, default=3600.0, metavar="SECONDS",
@@ -377,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "429 Too Many Requests (0: unlimited)")
     up.add_argument("--admin-auth", choices=["token", "client-cert"], default="token",
                     help="how the written kubeconfig authenticates the admin: bearer token or client certificate")
+    features.add_flag(up)
     up.add_argument("--wait", type=float, default=60.0, help="seconds --detach waits for readiness")
     up.add_argument("--quiet", action="store_true")
     up.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)

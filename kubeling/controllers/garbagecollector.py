@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from ..api.errors import ApiError
-from ..api.resources import RESOURCES, ResourceType, by_gvk
+from ..api.resources import RESOURCES, ResourceType, by_gvk, is_storage_version
 from ..client.client import Client
 from ..client.informer import Informer, WorkQueue, cancel_and_wait, queue_worker
 from . import register
@@ -695,7 +695,7 @@ def _references_diffs(old: Any, new: Any) -> tuple[list[dict], list[dict], list[
 def deletable_resources() -> list[ResourceType]:
     """Kinds the collector watches: everything deletable, listable and watchable except events."""
     return [rt for rt in RESOURCES
-            if rt.qualified not in IGNORED and {"delete", "list", "watch"} <= set(rt.verbs)]
+            if rt.qualified not in IGNORED and {"delete", "list", "watch"} <= set(rt.verbs) and is_storage_version(rt)]
 
 
 @register("garbagecollector")

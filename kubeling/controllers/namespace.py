@@ -18,7 +18,7 @@ from typing import Any
 
 from ..api import meta
 from ..api.errors import ApiError
-from ..api.resources import RESOURCES, ResourceType
+from ..api.resources import RESOURCES, ResourceType, all_resources, is_storage_version
 from ..client.client import Client
 from ..client.informer import Controller, Informer, WorkQueue
 from . import register
@@ -66,7 +66,8 @@ class ContentDeletionError(Exception):
 
 def namespaced_deletable() -> list[ResourceType]:
     """Every namespaced kind that supports delete (upstream: preferred namespaced resources with 'delete')."""
-    return [rt for rt in RESOURCES if rt.namespaced and "delete" in rt.verbs and "list" in rt.verbs]
+    return [rt for rt in RESOURCES if rt.namespaced and "delete" in rt.verbs and "list" in rt.verbs
+            and is_storage_version(rt)]
 
 
 class NamespaceController(Controller):
@@ -182,7 +183,9 @@ class NamespaceController(Controller):
         errs: list[str] = []
         remaining: dict[str, int] = {}
         finalizers_remaining: dict[str, int] = {}
-        for rt in self.kinds:
+        # Custom resources (CRDs served right now) are looked up on each pass, as upstream's discovery is.
+        custom = [rt for rt in all_resources() if rt.custom is not None and rt.namespaced and is_storage_version(rt)]
+        for rt in self.kinds + custom:
             est, left, fins, err = await self._delete_kind(rt, name, deleted_at)
             if err:
                 errs.append(err)

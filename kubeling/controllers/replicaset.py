@@ -32,7 +32,7 @@ from ..client.client import deepcopy
 from ..client.informer import Controller, meta_key
 from . import register
 from .common import podcontrol
-from .common.dependents import DependentHandlers, OwnerLookup, handle_owner_events
+from .common.dependents import DependentHandlers, OwnerLookup, SelectorCache, handle_owner_events
 from .common.expectations import UIDTrackingExpectations
 from .common.podcontrol import SLOW_START_INITIAL_BATCH_SIZE, PodControl, is_namespace_terminating
 from .common.podutil import get_pod_ready_condition, is_pod_active, is_pod_available, is_pod_ready, pod_key
@@ -301,23 +301,34 @@ def status_unchanged(rs: Obj, new_status: Obj) -> bool:
 # ---- the controller ------------------------------------------------------------------------------------
 
 class ReplicaSetController(Controller):
-    """ReplicaSetController: informers on replicasets.apps and pods, one work queue."""
+    """ReplicaSetController: informers on replicasets.apps and pods, one work queue.
+
+    Upstream's NewBaseController is parameterized by the owner kind, so the ReplicationController
+    manager is this controller on other informers; subclasses override the class attributes below
+    and `selector_cache` (see controllers/replicationcontroller.py)."""
 
     name = "replicaset"
     workers = 5  # kube-controller-manager --concurrent-replicaset-syncs default
+    resource = RESOURCE
+    controller_kind = CONTROLLER_KIND
+    component = COMPONENT
+
+    def selector_cache(self) -> SelectorCache | None:
+        """How owners' selectors are parsed; None: spec.selector as a LabelSelector."""
+        return None
 
     def __init__(self, ctx: Any) -> None:
         super().__init__()
         self.client = ctx.client
-        self.rss = ctx.informers.informer(RESOURCE)
+        self.rss = ctx.informers.informer(self.resource)
         self.pods = ctx.informers.informer("pods")
         ensure_controller_index(self.pods)
         ensure_controller_index(self.rss)
-        self.recorder = ctx.recorder(COMPONENT)
+        self.recorder = ctx.recorder(self.component)
         self.pod_control = PodControl(self.client, self.recorder)
         self.expectations = UIDTrackingExpectations()
         self.burst_replicas = BURST_REPLICAS
-        self.owners = OwnerLookup(self.rss, CONTROLLER_KIND[1])
+        self.owners = OwnerLookup(self.rss, self.controller_kind[1], self.selector_cache())
         handle_owner_events(self.owners, self.queue, forget=lambda key, _rs: self.expectations.delete_expectations(key))
         DependentHandlers(self.owners, self.queue, terminating="delete-old-too", ready_requeue=True,
                           created=lambda key, _pod: self.expectations.creation_observed(key),
@@ -364,8 +375,8 @@ class ReplicaSetController(Controller):
         if selector is None:
             return  # a nil selector matches nothing; validation prevents it
         candidates = [p for p in objects_for_owner(self.pods, rs) if is_pod_active(p)]
-        mgr = ControllerRefManager(self.client, rs, selector, CONTROLLER_KIND,
-                                   can_adopt=live_owner_check(self.client, RESOURCE, rs))
+        mgr = ControllerRefManager(self.client, rs, selector, self.controller_kind,
+                                   can_adopt=live_owner_check(self.client, self.resource, rs))
         try:
             pods = await mgr.claim("pods", candidates)
         except ClaimErrors as e:
@@ -398,7 +409,7 @@ class ReplicaSetController(Controller):
             # expect before creating: the informer may see a pod before create() returns
             self.expectations.expect_creations(key, diff)
             template = (rs.get("spec") or {}).get("template") or {}
-            ref = new_controller_ref(rs, *CONTROLLER_KIND)
+            ref = new_controller_ref(rs, *self.controller_kind)
             log.debug("too few replicas for %s: need %d, creating %d", key, _replicas(rs), diff)
 
             async def create() -> None:
@@ -456,12 +467,12 @@ class ReplicaSetController(Controller):
             body = deepcopy(cur) if cur is rs else cur
             body["status"] = new_status
             try:
-                return await self.client.update_status(RESOURCE, body)
+                return await self.client.update_status(self.resource, body)
             except ApiError:
                 if i >= STATUS_UPDATE_RETRIES:
                     raise
             md = rs["metadata"]
-            cur = await self.client.get(RESOURCE, md.get("namespace"), md["name"])
+            cur = await self.client.get(self.resource, md.get("namespace"), md["name"])
         return cur  # not reached
 
 

@@ -15,6 +15,20 @@ Nothing here runs a loop of its own: the simulator (simulator.py) owns one pod w
 scheduler for all agents, so thousands of agents are plain objects. The timeline of a pod is computed from
 wall-clock anchors (when the kubelet admitted it, when its containers started), so a sync can run again at
 any time, and after a process restart the anchors are recovered from the pod's status.
+
+Simulation convention for batch workloads: a pod whose controller ownerReference is a Job runs for
+JOB_POD_RUN_DURATION (1 s) and exits 0 unless its `kubeling.dev/run-duration` / `kubeling.dev/exit-code`
+annotations (usually set on the Job's pod template) say otherwise, so Jobs complete as kwok's default
+"pod-complete" stage lets them. With restartPolicy Never the pod ends Succeeded/Failed with a terminated
+state (reason Completed/Error); with OnFailure a failing container restarts with the kubelet's back-off.
+A Job container still running when its pod is deleted exits 143 (SIGTERM, reason Error), so the pod
+ends Failed, as a real workload killed mid-run does.
+
+Simulation convention for resource usage (kubectl top, the HPA): a running container uses what the pod
+annotation `kubeling.dev/usage` says ("cpu=250m,memory=64Mi" for every container, or JSON per container,
+{"web": {"cpu": "250m"}}), else 10 % of its requests (1m / 4Mi without); a node adds 100m / 512Mi of system
+usage. The kubelet itself does nothing for it: kubeling.api.metrics computes usage from the pod, and the API
+server serves it as metrics.k8s.io (apiserver.metrics_api).
 """
 from __future__ import annotations
 
@@ -49,6 +63,7 @@ READY_ANNOTATION = "kubeling.dev/ready"
 EXIT_CODE_ANNOTATION = "kubeling.dev/exit-code"
 RUN_DURATION_ANNOTATION = "kubeling.dev/run-duration"
 TERMINATION_DELAY_ANNOTATION = "kubeling.dev/termination-delay"
+JOB_POD_RUN_DURATION = 1.0  # seconds a Job-owned pod runs before exiting 0 when not annotated
 
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 LEASE_NAMESPACE = "kube-node-lease"
@@ -227,6 +242,14 @@ def _ts(t: float) -> str:
 def _fmt_list(names: list[str]) -> str:
     """Go's %s of a []string: [a b c]."""
     return "[" + " ".join(names) + "]"
+
+
+def _owned_by_job(md: dict[str, Any]) -> bool:
+    """Whether the pod's controller ownerReference is a batch Job."""
+    for ref in md.get("ownerReferences") or ():
+        if ref.get("controller") and ref.get("kind") == "Job" and str(ref.get("apiVersion", "")).startswith("batch/"):
+            return True
+    return False
 
 
 def _backoff(attempt: int) -> float:
@@ -807,7 +830,14 @@ class NodeAgent:
         # -- main containers
         policy = spec.get("restartPolicy") or "Always"
         exit_code = _int_ann(ann, EXIT_CODE_ANNOTATION)
-        run = _float_ann(ann, RUN_DURATION_ANNOTATION) or 0.0
+        run = _float_ann(ann, RUN_DURATION_ANNOTATION)
+        if _owned_by_job(md):
+            # Job pods run to completion by default (kwok's "pod-complete" stage does the same).
+            if exit_code is None:
+                exit_code = 0
+            if run is None:
+                run = JOB_POD_RUN_DURATION
+        run = run or 0.0
         ready_ann = ann.get(READY_ANNOTATION, "true").lower() != "false"
         anchor_start = rt.anchor_start if rt.anchor_start is not None else running_at
         statuses: list[dict[str, Any]] = []
@@ -1018,13 +1048,17 @@ class NodeAgent:
         fin = _ts(now)
         out_cs = []
         ok = True
+        # A Job's container stopped mid-run exits 143 (SIGTERM), so the Job counts the pod as failed.
+        killed_code = 143 if _owned_by_job(pod["metadata"]) else 0
         for cs in css:
             cs = dict(cs)
             state = cs.get("state") or {}
             if "running" in state:
-                cs["state"] = {"terminated": {"containerID": cs.get("containerID", ""), "exitCode": 0,
-                                              "finishedAt": fin, "reason": "Completed",
+                cs["state"] = {"terminated": {"containerID": cs.get("containerID", ""), "exitCode": killed_code,
+                                              "finishedAt": fin, "reason": "Error" if killed_code else "Completed",
                                               "startedAt": state["running"].get("startedAt")}}
+                if killed_code:
+                    ok = False
             elif "terminated" in state:
                 if state["terminated"].get("exitCode"):
                     ok = False

@@ -601,10 +601,11 @@ class Scheduler:
         self.classes = f.informer("storageclasses.storage.k8s.io")
         self.services = f.informer("services")
         self.replicasets = f.informer("replicasets.apps")
+        self.rcs = f.informer("replicationcontrollers")
         self.statefulsets = f.informer("statefulsets.apps")
         self.namespaces = f.informer("namespaces")
         self._informers = [self.pods, self.nodes, self.pvcs, self.pvs, self.classes, self.services,
-                           self.replicasets, self.statefulsets, self.namespaces]
+                           self.replicasets, self.rcs, self.statefulsets, self.namespaces]
         self.recorder = ctx.recorder(P.DEFAULT_SCHEDULER)
         self.cache = SchedulerCache()
         self.queue = SchedulingQueue(initial_backoff, max_backoff)
@@ -628,9 +629,15 @@ class Scheduler:
 
     def _owner_selector(self, pod: dict[str, Any]) -> dict[str, Any] | None:
         ref = meta.controller_ref(pod)
-        if ref is None or ref.get("apiVersion") != "apps/v1":
+        if ref is None:
             return None
         ns = pod["metadata"].get("namespace")
+        if ref.get("apiVersion") == "v1" and ref.get("kind") == "ReplicationController":
+            rc = self.rcs.get_by(ns, ref.get("name", ""))
+            sel = (rc.get("spec") or {}).get("selector") if rc is not None else None
+            return {"matchLabels": sel} if sel else None
+        if ref.get("apiVersion") != "apps/v1":
+            return None
         if ref.get("kind") == "ReplicaSet":
             owner = self.replicasets.get_by(ns, ref.get("name", ""))
         elif ref.get("kind") == "StatefulSet":

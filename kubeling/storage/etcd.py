@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from .base import ADDED, DELETED, KV, MODIFIED, Event, KeyExists, KeyNotFound, RevisionConflict, StorageError
-from .watchcache import RING_SIZE, WatchCache
+from .watchcache import RING_SIZE, WatchCache, release_waiters
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,7 @@ class EtcdStore(WatchCache):
         self._rpc: Any = None
         self._pending: dict[int, _Pending] = {}
         self._applying = 0  # revision of the watch event group being applied
+        self._ahead: set[int] = set()  # own writes applied before the watch delivered them
         self._waiters: list[tuple[int, asyncio.Future]] = []
         self._watch_task: asyncio.Task | None = None
         self._watch_requests: asyncio.Queue | None = None
@@ -416,7 +417,13 @@ class EtcdStore(WatchCache):
         if self._waiters:
             self._wake_waiters()
 
+    def _pending_to_watch(self, rev: int, p: _Pending) -> None:
+        """Our own write, delivered by the watch before it could be applied ahead of it."""
+        self._apply_pending(rev, p)
+        self._ahead.discard(rev)
+
     def _apply_pending(self, rev: int, p: _Pending) -> None:
+        self._ahead.add(rev)
         if p.typ == DELETED:
             prev = self._index_delete(p.key)
             self.revision = rev
@@ -439,11 +446,19 @@ class EtcdStore(WatchCache):
         rev = ekv.mod_revision
         if rev != self._applying:
             if rev <= self.revision:
-                return  # applied already (our own write)
+                if rev in self._ahead:
+                    self._ahead.discard(rev)
+                    return  # applied already (our own write)
+                # An event the mirror has moved past without applying: a progress notification claimed
+                # a revision before every event up to it was delivered (etcd < 3.4.24/3.5.8 can do that).
+                # The mirror would silently miss the change, so re-read everything instead.
+                log.warning("etcd watch delivered revision %d after the mirror reached %d; re-reading %s",
+                            rev, self.revision, PREFIX)
+                raise _Resync(0)
             self._applying = rev
         p = self._pending.pop(rev, None)
         if p is not None:
-            self._apply_pending(rev, p)
+            self._pending_to_watch(rev, p)
             return
         key = ekv.key[len(self._rootb):].decode()
         if ev.type == 1:  # DELETE
@@ -474,16 +489,13 @@ class EtcdStore(WatchCache):
         finally:
             self._waiters = [(r, f) for r, f in self._waiters if f is not fut]
 
+    async def wait_revision(self, rev: int, timeout: float) -> bool:
+        """Wait (bounded) until the mirror has applied revision rev, asking etcd for progress."""
+        await self._wait_for(rev, timeout)
+        return rev <= self.revision
+
     def _wake_waiters(self) -> None:
-        rev = self.revision
-        keep = []
-        for r, f in self._waiters:
-            if r <= rev:
-                if not f.done():
-                    f.set_result(None)
-            else:
-                keep.append((r, f))
-        self._waiters = keep
+        self._waiters = release_waiters(self._waiters, self.revision)
 
     # ---- the etcd watch ------------------------------------------------------
     async def _watch_loop(self) -> None:
@@ -542,6 +554,7 @@ class EtcdStore(WatchCache):
                 elif not resp.created and resp.header.revision > self.revision and not resp.fragment:
                     # A progress notification: every event up to this revision has been delivered.
                     self.revision = resp.header.revision
+                    self._ahead.clear()
                     self._drain()
                 elif self._waiters:
                     self._wake_waiters()
@@ -553,6 +566,7 @@ class EtcdStore(WatchCache):
 
     async def _resync(self) -> None:
         objs, rev = await self._load()
+        self._ahead.clear()
         self._index_replace(objs)
         self.revision = max(rev, self.revision)
         self._applying = 0

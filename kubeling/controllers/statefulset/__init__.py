@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ...api import features as feature_gates
 from ...api.errors import ApiError
 from ...api.selectors import Requirement
 from ...client.informer import Controller, meta_key
@@ -57,7 +58,7 @@ class StatefulSetController(Controller):
         ensure_controller_index(self.pods)
         ensure_controller_index(self.revisions)
         self.recorder = ctx.recorder(COMPONENT)
-        features = dict((ctx.settings or {}).get("feature_gates") or {})
+        features = feature_gates.resolve((ctx.settings or {}).get("feature_gates"))  # v1.32 defaults + flags
         self.barrier = ResourceVersionExpectations(on_ready=self.queue.add, requeue_after=self.queue.add_after)
         for inf in (self.sets, self.pods, self.revisions, self.claims):
             self.barrier.watch(inf)

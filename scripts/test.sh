@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install what the tests need, then run the whole suite. This is the README's second command; .ci/run runs it.
 #
-#   ./scripts/test.sh                 # everything, 2 workers, on SQLite then on etcd
+#   ./scripts/test.sh                 # everything, 4 workers, on SQLite then on etcd
 #   KUBELING_TEST_BACKENDS=sqlite ./scripts/test.sh   # one backend only
 #   ./scripts/test.sh tests/unit      # extra arguments go to pytest
-#   PYTEST_WORKERS=4 ./scripts/test.sh
+#   PYTEST_WORKERS=2 ./scripts/test.sh     # fewer workers (the tests mostly wait on controllers, so 4 suit 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +45,6 @@ fi
 status=0
 for backend in ${KUBELING_TEST_BACKENDS:-sqlite etcd}; do
   echo "==== storage backend: $backend ====" >&2
-  "$PYTHON" -m pytest -q -n "${PYTEST_WORKERS:-2}" --storage-backend "$backend" "$@" || status=$?
+  "$PYTHON" -m pytest -q -n "${PYTEST_WORKERS:-4}" --storage-backend "$backend" "$@" || status=$?
 done
 exit "$status"

@@ -7,6 +7,7 @@ Kind-specific rules come from `strategy`, `defaults` and `validation`.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import posixpath
 import time
@@ -571,9 +572,26 @@ class Registry:
     # ---- delete ------------------------------------------------------------
     async def delete(self, rt: ResourceType, ns: str | None, name: str, options: dict[str, Any] | None = None,
                      req: Request | None = None) -> tuple[Stored, bool]:
-        """Delete or mark for deletion. Returns (object, deleted_now)."""
+        """Delete or mark for deletion. Returns (object, deleted_now).
+
+        As upstream's GuaranteedUpdate: a write that loses a race with another writer is recomputed from
+        the fresh object (preconditions checked again), rather than surfacing a conflict the caller
+        never asked about.
+        """
         req = req or Request()
         options = options or {}
+        for _ in range(DELETE_RETRIES - 1):
+            try:
+                return await self._delete_once(rt, ns, name, options, req)
+            except _LostRace:
+                await asyncio.sleep(0)
+        try:
+            return await self._delete_once(rt, ns, name, options, req)
+        except _LostRace:
+            raise errors.conflict(rt.plural, rt.group, name, CONFLICT_MSG) from None
+
+    async def _delete_once(self, rt: ResourceType, ns: str | None, name: str, options: dict[str, Any],
+                           req: Request) -> tuple[Stored, bool]:
         cur = self.get(rt, ns, name)
         old = cur.obj
         omd = old["metadata"]
@@ -612,7 +630,7 @@ class Registry:
             try:
                 kv = await self.store.delete(cur.key, cur.mod_rev)
             except (KeyNotFound, RevisionConflict):
-                raise errors.conflict(rt.plural, rt.group, name, CONFLICT_MSG) from None
+                raise _LostRace from None
             return kv, True
         obj = cur.copy()
         md = obj["metadata"]
@@ -644,7 +662,7 @@ class Registry:
             try:
                 kv = await self.store.delete(cur.key, cur.mod_rev)
             except (KeyNotFound, RevisionConflict):
-                raise errors.conflict(rt.plural, rt.group, name, CONFLICT_MSG) from None
+                raise _LostRace from None
             return kv, True
         if _same(obj, old):
             return cur, False
@@ -653,7 +671,7 @@ class Registry:
         try:
             kv = await self.store.update(cur.key, obj, cur.mod_rev)
         except RevisionConflict:
-            raise errors.conflict(rt.plural, rt.group, name, CONFLICT_MSG) from None
+            raise _LostRace from None
         return kv, False
 
     @staticmethod
@@ -857,6 +875,13 @@ def _parse_patch_body(patch_type: str, body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as e:
         raise errors.bad_request(f"error decoding patch: {e}") from None
+
+
+class _LostRace(Exception):
+    """A delete's write found the object changed since it was read: recompute from the fresh object."""
+
+
+DELETE_RETRIES = 5
 
 
 # ---- list options ------------------------------------------------------------

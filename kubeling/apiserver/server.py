@@ -298,6 +298,8 @@ class ApiServer:
             if request.method == "GET":
                 if not request.query.get("resourceVersion"):
                     await sync()
+            elif rest[-1] == "eviction":
+                await sync()  # it spends budget before it deletes: read fresh state first, never run it twice
             else:
                 try:
                     return await self._resource(request, group, version, rest)

@@ -40,7 +40,7 @@ from ..api.resources import by_gvk
 from ..client.client import deepcopy
 from ..client.context import ComponentContext
 from ..client.informer import Controller, WorkQueue, meta_key, queue_worker, split_key
-from . import register
+from . import register_controller
 from .common.podutil import is_pod_ready
 
 log = logging.getLogger(__name__)
@@ -419,8 +419,4 @@ class DisruptionController(Controller):
         log.info("disruption: reset stale DisruptionTarget condition of pod %s/%s to False", ns, name)
 
 
-@register("disruption-controller")
-async def start_disruption(ctx: ComponentContext) -> DisruptionController:
-    c = DisruptionController(ctx)
-    c.run()
-    return c
+start_disruption = register_controller("disruption-controller", DisruptionController)

@@ -19,7 +19,7 @@ import orjson
 
 from ..api.errors import ApiError
 from ..client.informer import Controller, split_key
-from . import register
+from . import register_controller
 from .endpointslice import (
     ANN_TRIGGER_TIME,
     LABEL_HEADLESS,
@@ -318,8 +318,4 @@ class EndpointsController(Controller):
         self.start_when_synced(self.services, self.pods, self.endpoints, then=self._check_leftover_endpoints)
 
 
-@register("endpoint")
-async def start(ctx: Any) -> EndpointsController:
-    c = EndpointsController(ctx)
-    c.start()
-    return c
+start = register_controller("endpoint", EndpointsController, start="start")

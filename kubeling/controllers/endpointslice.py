@@ -21,7 +21,7 @@ from ..api import meta
 from ..api.errors import ApiError
 from ..client.client import deepcopy
 from ..client.informer import Controller, Informer, WorkQueue, meta_key, split_key
-from . import register
+from . import register_controller
 from .common.podcontrol import is_namespace_terminating
 from .common.podutil import is_pod_ready
 
@@ -823,8 +823,4 @@ class EndpointSliceController(Controller):
         self.start_when_synced(self.services, self.pods, self.nodes, self.slices)
 
 
-@register("endpointslice")
-async def start(ctx: Any) -> EndpointSliceController:
-    c = EndpointSliceController(ctx)
-    c.start()
-    return c
+start = register_controller("endpointslice", EndpointSliceController, start="start")

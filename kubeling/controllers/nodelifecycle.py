@@ -33,7 +33,7 @@ from ..api.errors import ApiError
 from ..client.client import deepcopy, retry_on_conflict
 from ..client.context import ComponentContext
 from ..client.informer import WorkQueue, cancel_and_wait, index_by_node, meta_key, queue_worker
-from . import register
+from . import register_controller
 
 log = logging.getLogger(__name__)
 
@@ -781,15 +781,7 @@ def _pod_ref(ns: str, name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns}}
 
 
-@register("node-lifecycle-controller")
-async def start_node_lifecycle(ctx: ComponentContext) -> NodeLifecycleController:
-    c = NodeLifecycleController(ctx)
-    c.start()
-    return c
+start_node_lifecycle = register_controller("node-lifecycle-controller", NodeLifecycleController, start="start")
 
 
-@register("taint-eviction-controller")
-async def start_taint_eviction(ctx: ComponentContext) -> TaintEvictionController:
-    c = TaintEvictionController(ctx)
-    c.start()
-    return c
+start_taint_eviction = register_controller("taint-eviction-controller", TaintEvictionController, start="start")

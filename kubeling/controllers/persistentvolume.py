@@ -37,7 +37,7 @@ from ..api.errors import ApiError
 from ..client.client import deepcopy
 from ..client.context import ComponentContext
 from ..client.informer import Controller, meta_key
-from . import register
+from . import register_controller
 from .persistentvolume_utils import (
     ANN_BETA_STORAGE_PROVISIONER,
     ANN_BIND_COMPLETED,
@@ -777,15 +777,7 @@ class VolumeExpander(Controller):
         self.recorder.event(claim, "Normal", "VolumeResizeSuccessful", "Resize volume succeeded")
 
 
-@register("persistentvolume-binder")
-async def start(ctx: ComponentContext) -> PersistentVolumeController:
-    c = PersistentVolumeController(ctx)
-    c.run()
-    return c
+start = register_controller("persistentvolume-binder", PersistentVolumeController)
 
 
-@register("persistentvolume-expander")
-async def start_expander(ctx: ComponentContext) -> VolumeExpander:
-    c = VolumeExpander(ctx)
-    c.run()
-    return c
+start_expander = register_controller("persistentvolume-expander", VolumeExpander)

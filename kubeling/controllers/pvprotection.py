@@ -17,7 +17,7 @@ from ..api.errors import ApiError
 from ..client.client import deepcopy
 from ..client.context import ComponentContext
 from ..client.informer import Controller, meta_key, split_key
-from . import register
+from . import register_controller
 from .persistentvolume_utils import (
     INDEX_POD_PVC,
     PV_PROTECTION_FINALIZER,
@@ -141,15 +141,7 @@ class PVProtectionController(Controller):
             await set_finalizer(self.client, "persistentvolumes", pv, PV_PROTECTION_FINALIZER, True)
 
 
-@register("pvc-protection")
-async def start_pvc_protection(ctx: ComponentContext) -> PVCProtectionController:
-    c = PVCProtectionController(ctx)
-    c.run()
-    return c
+start_pvc_protection = register_controller("pvc-protection", PVCProtectionController)
 
 
-@register("pv-protection")
-async def start_pv_protection(ctx: ComponentContext) -> PVProtectionController:
-    c = PVProtectionController(ctx)
-    c.run()
-    return c
+start_pv_protection = register_controller("pv-protection", PVProtectionController)

@@ -30,7 +30,7 @@ from ..api.meta import now_rfc3339, parse_time
 from ..api.selectors import matches_labels
 from ..client.client import deepcopy
 from ..client.informer import Controller, meta_key
-from . import register
+from . import register_controller
 from .common import podcontrol
 from .common.dependents import DependentHandlers, OwnerLookup, SelectorCache, handle_owner_events
 from .common.expectations import UIDTrackingExpectations
@@ -476,12 +476,7 @@ class ReplicaSetController(Controller):
         return cur  # not reached
 
 
-@register("replicaset")
-async def start(ctx: Any) -> ReplicaSetController:
-    """Start the controller; its workers begin once the shared informers have synced."""
-    c = ReplicaSetController(ctx)
-    c.run()
-    return c
+start = register_controller("replicaset", ReplicaSetController)
 
 
 __all__ = ["ReplicaSetController", "calculate_status", "get_pods_to_delete", "is_pod_active", "is_pod_available",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..api.selectors import Requirement, selector_from_label_selector
-from . import register
+from . import register_controller
 from .common.dependents import SelectorCache
 from .replicaset import ReplicaSetController
 
@@ -70,12 +70,7 @@ class ReplicationManager(ReplicaSetController):
         return MapSelectorCache()
 
 
-@register("replicationcontroller")
-async def start(ctx: Any) -> ReplicationManager:
-    """Start the manager; its workers begin once the shared informers have synced."""
-    c = ReplicationManager(ctx)
-    c.run()
-    return c
+start = register_controller("replicationcontroller", ReplicationManager)
 
 
 __all__ = ["MapSelectorCache", "ReplicationManager", "rc_label_selector", "start"]

@@ -23,7 +23,7 @@ from ..api.resources import RESOURCES
 from ..client.client import deepcopy
 from ..client.context import ComponentContext
 from ..client.informer import Controller, Informer, cancel_and_wait, meta_key, split_key
-from . import register
+from . import register_controller
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,4 @@ class ResourceQuotaController(Controller):
         await super().stop()
 
 
-@register("resourcequota")
-async def start(ctx: ComponentContext) -> ResourceQuotaController:
-    c = ResourceQuotaController(ctx)
-    c.start()
-    return c
+start = register_controller("resourcequota", ResourceQuotaController, start="start")

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..api.errors import ApiError
 from ..client.informer import Controller, split_key
-from . import register
+from . import register_controller
 from .job.utils import job_finish_time
 
 log = logging.getLogger(__name__)
@@ -88,11 +88,7 @@ class TTLAfterFinishedController(Controller):
                 raise
 
 
-@register("ttl-after-finished")
-async def start(ctx: Any) -> TTLAfterFinishedController:
-    c = TTLAfterFinishedController(ctx)
-    c.run()
-    return c
+start = register_controller("ttl-after-finished", TTLAfterFinishedController)
 
 
 __all__ = ["TTLAfterFinishedController", "needs_cleanup", "start", "time_left"]

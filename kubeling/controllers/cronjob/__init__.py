@@ -23,7 +23,7 @@ from ...api.cron import CronError, load_location
 from ...api.errors import ApiError
 from ...client.client import deepcopy
 from ...client.informer import Controller, meta_key, split_key
-from .. import register
+from .. import register_controller
 from ..common.dependents import OwnerLookup
 from ..common.errors import error_message
 from ..common.podcontrol import is_namespace_terminating
@@ -315,12 +315,7 @@ class CronJobController(Controller):
         return True
 
 
-@register("cronjob")
-async def start(ctx: Any) -> CronJobController:
-    """Start the controller; its workers begin once the shared informers have synced."""
-    c = CronJobController(ctx)
-    c.run()
-    return c
+start = register_controller("cronjob", CronJobController)
 
 
 __all__ = ["CronJobController", "start"]

@@ -20,7 +20,7 @@ from typing import Any
 
 from ...api.errors import ApiError
 from ...client.informer import Controller
-from .. import register
+from .. import register_controller
 from ..common.dependents import DependentHandlers, OwnerLookup, handle_owner_events
 from ..common.errors import AggregateError, error_message
 from ..common.expectations import ControllerExpectations
@@ -115,12 +115,7 @@ class DaemonSetsController(Controller):
                 self.enqueue_ds(ds)
 
 
-@register("daemonset")
-async def start(ctx: Any) -> DaemonSetsController:
-    """Start the controller; its workers begin once the shared informers have synced."""
-    c = DaemonSetsController(ctx)
-    c.run()
-    return c
+start = register_controller("daemonset", DaemonSetsController)
 
 
 __all__ = ["DaemonSetsController", "start"]

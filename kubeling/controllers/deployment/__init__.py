@@ -21,7 +21,7 @@ from ...api.errors import ApiError
 from ...api.selectors import matches_labels
 from ...client.client import deepcopy
 from ...client.informer import Controller, meta_key
-from .. import register
+from .. import register_controller
 from ..common.dependents import DependentHandlers, OwnerLookup, handle_owner_events
 from ..common.expectations import ResourceVersionExpectations
 from ..common.refmanager import (
@@ -193,12 +193,7 @@ class DeploymentController(ProgressMixin, SyncMixin, RollingMixin, RecreateMixin
             raise ApiError(500, "InternalError", f"unexpected deployment strategy type: {strategy}")
 
 
-@register("deployment")
-async def start(ctx: Any) -> DeploymentController:
-    """Start the controller; its workers begin once the shared informers have synced."""
-    c = DeploymentController(ctx)
-    c.run()
-    return c
+start = register_controller("deployment", DeploymentController)
 
 
 __all__ = ["DeploymentController", "start"]

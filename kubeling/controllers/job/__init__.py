@@ -3,18 +3,10 @@ sync, `utils` the pure helpers (conditions, back-off, pod failure policy), `inde
 Indexed completion mode."""
 from __future__ import annotations
 
-from typing import Any
-
-from .. import register
+from .. import register_controller
 from .job_controller import JobController
 
-
-@register("job")
-async def start(ctx: Any) -> JobController:
-    """Start the controller; its workers begin once the shared informers have synced."""
-    c = JobController(ctx)
-    c.run()
-    return c
+start = register_controller("job", JobController)
 
 
 __all__ = ["JobController", "start"]

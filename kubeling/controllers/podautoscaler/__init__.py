@@ -36,7 +36,7 @@ from ...api.selectors import format_label_selector, matches_labels, parse_label_
 from ...client.client import deepcopy
 from ...client.context import ComponentContext
 from ...client.informer import Controller, meta_key, split_key
-from .. import register
+from .. import register_controller
 from . import replica_calculator as rc
 
 log = logging.getLogger(__name__)
@@ -376,8 +376,4 @@ class HorizontalController(Controller):
         return out
 
 
-@register("horizontalpodautoscaling")
-async def start(ctx: ComponentContext) -> HorizontalController:
-    c = HorizontalController(ctx)
-    c.start()
-    return c
+start = register_controller("horizontalpodautoscaling", HorizontalController, start="start")

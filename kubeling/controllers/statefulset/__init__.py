@@ -22,7 +22,7 @@ from ...api import features as feature_gates
 from ...api.errors import ApiError
 from ...api.selectors import Requirement
 from ...client.informer import Controller, meta_key
-from .. import register
+from .. import register_controller
 from ..common.dependents import DependentHandlers, OwnerLookup, handle_owner_events
 from ..common.errors import AggregateError, error_message, flatten
 from ..common.expectations import ResourceVersionExpectations
@@ -129,12 +129,7 @@ class StatefulSetController(Controller):
         return await mgr.claim("pods", candidates, [lambda p: utils.is_member_of(set_, p)])
 
 
-@register("statefulset")
-async def start(ctx: Any) -> StatefulSetController:
-    """Start the controller; its workers begin once the shared informers have synced."""
-    c = StatefulSetController(ctx)
-    c.run()
-    return c
+start = register_controller("statefulset", StatefulSetController)
 
 
 __all__ = ["StatefulSetController", "start"]

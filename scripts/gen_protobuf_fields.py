@@ -44,6 +44,10 @@ PACKAGES = {
     "k8s.io/api/rbac/v1": "rbac.authorization.k8s.io/v1",
     "k8s.io/api/networking/v1": "networking.k8s.io/v1",
     "k8s.io/api/scheduling/v1": "scheduling.k8s.io/v1",
+    "k8s.io/api/certificates/v1": "certificates.k8s.io/v1",
+    "k8s.io/api/node/v1": "node.k8s.io/v1",
+    "k8s.io/api/flowcontrol/v1": "flowcontrol.apiserver.k8s.io/v1",
+    "k8s.io/api/admissionregistration/v1": "admissionregistration.k8s.io/v1",
     "k8s.io/apimachinery/pkg/apis/meta/v1": "meta.k8s.io/v1",
 }
 # meta/v1 kinds a client sends under the group version of the resource it talks to.

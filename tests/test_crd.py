@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import uuid
 from typing import Any
@@ -353,3 +354,274 @@ def test_restart_keeps_crds_and_crs(make_cluster: Any) -> None:
     c.start()
     cols, rows = table(c.kubectl("get", f"crontabs.{group}").stdout)
     assert rows[0]["NAME"] == "survivor" and "SPEC" in cols
+
+
+def two_version_crd(group: str, strategy: str = "None") -> dict[str, Any]:
+    """v1 (storage) and v1beta1 (served, deprecated) with the same schema; v1alpha1 not served."""
+    sch = {"openAPIV3Schema": {"type": "object", "properties": {
+        "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": f"widgets.{group}"},
+           "spec": {"group": group, "scope": "Namespaced",
+                    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": sch},
+                                 {"name": "v1beta1", "served": True, "storage": False, "deprecated": True,
+                                  "schema": sch},
+                                 {"name": "v1alpha1", "served": False, "storage": False, "schema": sch}]}}
+    if strategy == "Webhook":
+        crd["spec"]["conversion"] = {"strategy": "Webhook", "webhook": {
+            "conversionReviewVersions": ["v1"],
+            "clientConfig": {"service": {"name": "conv", "namespace": "default", "path": "/convert"}}}}
+    return crd
+
+
+def test_multi_version_conversion_none(cluster: Any, ns: str) -> None:
+    from kubernetes import client, watch
+
+    group = _group()
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(two_version_crd(group)))
+    wait_for(lambda: _established(cluster, f"widgets.{group}"), what="CRD Established")
+    api = client.CustomObjectsApi(cluster.api_client())
+    # written through the deprecated version: stored as v1, read back as either version
+    cp = cluster.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(
+        {"apiVersion": f"{group}/v1beta1", "kind": "Widget", "metadata": {"name": "a"}, "spec": {"size": 1}}))
+    assert f"Warning: {group}/v1beta1 Widget is deprecated; use {group}/v1 Widget" in cp.stderr
+    v1 = api.get_namespaced_custom_object(group, "v1", ns, "widgets", "a")
+    beta = api.get_namespaced_custom_object(group, "v1beta1", ns, "widgets", "a")
+    assert v1["apiVersion"] == f"{group}/v1" and beta["apiVersion"] == f"{group}/v1beta1"
+    assert v1["metadata"]["resourceVersion"] == beta["metadata"]["resourceVersion"]
+    lst = api.list_namespaced_custom_object(group, "v1beta1", ns, "widgets")
+    assert lst["apiVersion"] == f"{group}/v1beta1"
+    assert [i["apiVersion"] for i in lst["items"]] == [f"{group}/v1beta1"]
+    out = json.loads(cluster.kubectl("get", f"widgets.v1beta1.{group}", "-n", ns, "-o", "json").stdout)
+    assert out["items"][0]["apiVersion"] == f"{group}/v1beta1"
+    patched = api.patch_namespaced_custom_object(group, "v1beta1", ns, "widgets", "a", {"spec": {"size": 2}})
+    assert patched["apiVersion"] == f"{group}/v1beta1" and patched["spec"]["size"] == 2
+    status, _, _ = cluster.request("GET", f"/apis/{group}/v1alpha1/namespaces/{ns}/widgets/a")
+    assert status == 404
+    status, headers, _ = cluster.request("GET", f"/apis/{group}/v1beta1/namespaces/{ns}/widgets/a")
+    assert status == 200 and "is deprecated" in headers.get("Warning", "")
+    crd = json.loads(cluster.kubectl("get", "crd", f"widgets.{group}", "-o", "json").stdout)
+    assert crd["status"]["storedVersions"] == ["v1"]
+    # a watch through each version sees its own apiVersion
+    for version in ("v1beta1", "v1"):
+        w = watch.Watch()
+        for ev in w.stream(api.list_namespaced_custom_object, group, version, ns, "widgets", timeout_seconds=5):
+            assert ev["object"]["apiVersion"] == f"{group}/{version}"
+            w.stop()
+    # the storage version moves to v1beta1: recorded in storedVersions; old objects still read as either version
+    cluster.kubectl("patch", "crd", f"widgets.{group}", "--type=json", "-p", json.dumps([
+        {"op": "replace", "path": "/spec/versions/0/storage", "value": False},
+        {"op": "replace", "path": "/spec/versions/1/storage", "value": True}]))
+    wait_for(lambda: json.loads(cluster.kubectl("get", "crd", f"widgets.{group}", "-o", "json").stdout)[
+        "status"]["storedVersions"] == ["v1", "v1beta1"], what="storedVersions updated")
+    assert api.get_namespaced_custom_object(group, "v1", ns, "widgets", "a")["apiVersion"] == f"{group}/v1"
+    created = api.create_namespaced_custom_object(group, "v1", ns, "widgets", {
+        "apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "b"}, "spec": {"size": 3}})
+    assert created["apiVersion"] == f"{group}/v1"
+    api.delete_namespaced_custom_object(group, "v1beta1", ns, "widgets", "a")
+    cluster.kubectl("delete", "crd", f"widgets.{group}", "--wait=false")
+
+
+def test_webhook_conversion_unreachable(cluster: Any, ns: str) -> None:
+    group = _group()
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(two_version_crd(group, "Webhook")))
+    wait_for(lambda: _established(cluster, f"widgets.{group}"), what="CRD Established")
+    body = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "a"}, "spec": {"size": 1}}
+    cluster.kubectl("create", "-n", ns, "-f", "-", input=json.dumps(body))  # the storage version: no conversion
+    cp = cluster.kubectl("get", f"widgets.v1beta1.{group}", "-n", ns, "a", check=False)
+    assert cp.returncode != 0
+    assert (f"conversion webhook for {group}/v1, Kind=Widget failed: Post "
+            f'"https://conv.default.svc:443/convert?timeout=30s"') in cp.stderr
+    cluster.kubectl("delete", "crd", f"widgets.{group}", "--wait=false")
+
+
+# ---- garbage collection of custom resources -----------------------------------------------------------
+
+
+def _owner_ref(obj: dict[str, Any], block: bool = False) -> dict[str, Any]:
+    ref = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
+           "uid": obj["metadata"]["uid"]}
+    if block:
+        ref["blockOwnerDeletion"] = True
+    return ref
+
+
+def _exists(c: Any, *args: str) -> bool:
+    return c.kubectl("get", *args, "-o", "name", check=False).returncode == 0
+
+
+def _create_json(c: Any, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(c.kubectl("create", "-n", ns, "-o", "json", "-f", "-", input=json.dumps(body)).stdout)
+
+
+def _widget(group: str, name: str, owners: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    md: dict[str, Any] = {"name": name}
+    if owners:
+        md["ownerReferences"] = owners
+    return {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": md, "spec": {"size": 1}}
+
+
+def _pod(name: str, owners: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "ownerReferences": owners},
+            "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": "c", "image": "nginx"}]}}
+
+
+def _widgets_crd(c: Any) -> str:
+    group = _group()
+    c.kubectl("apply", "-f", "-", input=json.dumps(two_version_crd(group)))
+    wait_for(lambda: _established(c, f"widgets.{group}"), what="CRD Established")
+    return group
+
+
+@pytest.mark.parametrize("cascade", ["background", "foreground"])
+def test_gc_collects_crs_owned_by_configmap(cluster: Any, ns: str, cascade: str) -> None:
+    group = _widgets_crd(cluster)  # a CRD created while the collector runs
+    cm = _create_json(cluster, ns, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}})
+    _create_json(cluster, ns, _widget(group, "dep", [_owner_ref(cm, block=True)]))
+    # an owner reference through the other served version names the same owner
+    w = _create_json(cluster, ns, _widget(group, "parent"))
+    beta_ref = dict(_owner_ref(w), apiVersion=f"{group}/v1beta1")
+    _create_json(cluster, ns, _widget(group, "child", [beta_ref]))
+    cluster.kubectl("delete", "configmap", "owner", "-n", ns, f"--cascade={cascade}", "--wait=false")
+    wait_for(lambda: not _exists(cluster, f"widgets.{group}", "dep", "-n", ns), what="dependent CR collected")
+    wait_for(lambda: not _exists(cluster, "configmap", "owner", "-n", ns), what="owner gone")
+    assert _exists(cluster, f"widgets.{group}", "child", "-n", ns)  # its owner exists
+    cluster.kubectl("delete", f"widgets.{group}", "parent", "-n", ns, "--wait=false")
+    wait_for(lambda: not _exists(cluster, f"widgets.{group}", "child", "-n", ns), what="child of parent collected")
+
+
+@pytest.mark.parametrize("cascade", ["background", "foreground", "orphan"])
+def test_gc_pods_owned_by_cr(cluster: Any, ns: str, cascade: str) -> None:
+    group = _widgets_crd(cluster)
+    owner = _create_json(cluster, ns, _widget(group, "owner"))
+    _create_json(cluster, ns, _pod("p", [_owner_ref(owner, block=True)]))
+    if cascade == "foreground":
+        # a finalizer on the dependent keeps the owner waiting in foreground deletion
+        cluster.kubectl("patch", "pod", "p", "-n", ns, "--type=merge", "-p",
+                        json.dumps({"metadata": {"finalizers": ["example.com/hold"]}}))
+    cluster.kubectl("delete", f"widgets.{group}", "owner", "-n", ns, f"--cascade={cascade}", "--wait=false")
+    if cascade == "orphan":
+        wait_for(lambda: not _exists(cluster, f"widgets.{group}", "owner", "-n", ns), what="owner gone")
+        pod = json.loads(cluster.kubectl("get", "pod", "p", "-n", ns, "-o", "json").stdout)
+        assert not pod["metadata"].get("ownerReferences")
+        return
+    if cascade == "foreground":
+        def waiting() -> bool:
+            o = json.loads(cluster.kubectl("get", f"widgets.{group}", "owner", "-n", ns, "-o", "json").stdout)
+            p = json.loads(cluster.kubectl("get", "pod", "p", "-n", ns, "-o", "json").stdout)
+            return "foregroundDeletion" in (o["metadata"].get("finalizers") or []) and bool(
+                p["metadata"].get("deletionTimestamp"))
+
+        wait_for(waiting, what="owner waits for its pod")
+        cluster.kubectl("patch", "pod", "p", "-n", ns, "--type=merge", "-p",
+                        json.dumps({"metadata": {"finalizers": None}}))
+    wait_for(lambda: not _exists(cluster, "pod", "p", "-n", ns), what="pod collected")
+    wait_for(lambda: not _exists(cluster, f"widgets.{group}", "owner", "-n", ns), what="owner gone")
+
+
+class _ApiServerOnly(KubelingCluster):
+    """`kubeling apiserver` alone (memory storage): the controllers run in a process of their own."""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "kubeling", "apiserver", "--storage", "memory", "--data-dir", self.data_dir,
+                "--port", str(self.port), "--kubeconfig", self.kubeconfig, "--quiet"]
+
+
+def test_separate_controller_manager_collects_crs(tmp_path: Any) -> None:
+    """`kubeling apiserver` + `kubeling controller-manager`: custom resources found through discovery."""
+    from test_rootca import _start, _stop
+
+    c = _ApiServerOnly(str(tmp_path))
+    c.start()
+    procs = []
+    try:
+        procs.append(_start(["controller-manager", "--kubeconfig", c.kubeconfig, "--leader-elect=false", "--quiet",
+                             "--controllers", "garbagecollector,namespace"], str(tmp_path / "cm.log")))
+        group = _widgets_crd(c)  # created after the controller-manager started
+        c.kubectl("create", "namespace", "gc")
+        cm = _create_json(c, "gc", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}})
+        _create_json(c, "gc", _widget(group, "dep", [_owner_ref(cm)]))
+        owner = _create_json(c, "gc", _widget(group, "cr-owner"))
+        _create_json(c, "gc", {"apiVersion": "v1", "kind": "ConfigMap",
+                               "metadata": {"name": "cm-dep", "ownerReferences": [_owner_ref(owner)]}})
+        c.kubectl("delete", "configmap", "owner", "-n", "gc")
+        wait_for(lambda: not _exists(c, f"widgets.{group}", "dep", "-n", "gc"), timeout=60,
+                 what="CR owned by a ConfigMap collected")
+        c.kubectl("delete", f"widgets.{group}", "cr-owner", "-n", "gc")
+        wait_for(lambda: not _exists(c, "configmap", "cm-dep", "-n", "gc"), timeout=60,
+                 what="ConfigMap owned by a CR collected")
+        # the namespace controller of that process removes the CRs of a deleted namespace
+        _create_json(c, "gc", _widget(group, "left"))
+        c.kubectl("delete", "namespace", "gc", "--wait=false")
+        wait_for(lambda: not _exists(c, "namespace", "gc"), timeout=60, what="namespace gone")
+        assert c.get_json(f"/apis/{group}/v1/widgets")["items"] == []
+    finally:
+        for p in procs:
+            _stop(p)
+        c.stop()
+
+
+def test_cr_format_validation(cluster: Any, ns: str) -> None:
+    group = _group()
+    crd = two_version_crd(group)
+    props = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    props.update({"when": {"type": "string", "format": "date-time"}, "id": {"type": "string", "format": "uuid"},
+                  "big": {"type": "integer", "format": "int32"}})
+    crd["spec"]["versions"] = crd["spec"]["versions"][:1]
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(crd))
+    wait_for(lambda: _established(cluster, f"widgets.{group}"), what="CRD Established")
+    body = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "f"},
+            "spec": {"when": "tomorrow", "id": "123", "big": 2 ** 40}}
+    cp = cluster.kubectl("create", "-n", ns, "-f", "-", input=json.dumps(body), check=False)
+    assert cp.returncode != 0
+    assert ('The Widget "f" is invalid: \n* spec.id: Invalid value: "123": spec.id in body must be of type uuid: '
+            '"123"\n* spec.when: Invalid value: "tomorrow": spec.when in body must be of type date-time: '
+            '"tomorrow"') in cp.stderr
+    body["spec"].update(when="2024-05-01T10:00:00Z", id="123e4567-e89b-12d3-a456-426614174000")
+    cluster.kubectl("create", "-n", ns, "-f", "-", input=json.dumps(body))  # int32 is not range-checked
+    cluster.kubectl("delete", "crd", f"widgets.{group}", "--wait=false")
+
+
+def test_cel_validation_rules(cluster: Any, ns: str) -> None:
+    group = _group()
+    crd = two_version_crd(group)
+    crd["spec"]["versions"] = crd["spec"]["versions"][:1]
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec["properties"].update({"min": {"type": "integer"}, "max": {"type": "integer"}})
+    spec["x-kubernetes-validations"] = [
+        {"rule": "self.min <= self.max", "message": "min must not exceed max"},
+        {"rule": "self.size >= oldSelf.size"}]
+    bad = json.loads(json.dumps(crd))
+    bad["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-validations"] = [
+        {"rule": "self.min <="}]
+    cp = cluster.kubectl("apply", "-f", "-", input=json.dumps(bad), check=False)
+    assert cp.returncode != 0
+    assert ("spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: "
+            'Invalid value: apiextensions.ValidationRule{Rule:"self.min <="') in cp.stderr
+    assert "compilation failed: ERROR: <input>:1:" in cp.stderr
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(crd))
+    wait_for(lambda: _established(cluster, f"widgets.{group}"), what="CRD Established")
+    body = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "c"},
+            "spec": {"size": 2, "min": 3, "max": 1}}
+    cp = cluster.kubectl("create", "-n", ns, "-f", "-", input=json.dumps(body), check=False)
+    assert cp.returncode != 0
+    assert 'The Widget "c" is invalid: spec: Invalid value: "object": min must not exceed max' in cp.stderr
+    body["spec"]["max"] = 5
+    cluster.kubectl("create", "-n", ns, "-f", "-", input=json.dumps(body))
+    cp = cluster.kubectl("patch", f"widgets.{group}", "c", "-n", ns, "--type=merge", "-p",
+                         '{"spec": {"size": 1}}', check=False)
+    assert cp.returncode != 0
+    assert 'spec: Invalid value: "object": failed rule: self.size >= oldSelf.size' in cp.stderr
+    cluster.kubectl("patch", f"widgets.{group}", "c", "-n", ns, "--type=merge", "-p", '{"spec": {"size": 4}}')
+    cluster.kubectl("delete", "crd", f"widgets.{group}", "--wait=false")
+
+
+def test_gc_collects_dependents_of_absent_cr_owner(cluster: Any, ns: str) -> None:
+    group = _widgets_crd(cluster)
+    ghost = {"apiVersion": f"{group}/v1", "kind": "Widget", "name": "ghost", "uid": str(uuid.uuid4())}
+    _create_json(cluster, ns, _widget(group, "orphan-cr", [ghost]))
+    _create_json(cluster, ns, {"apiVersion": "v1", "kind": "ConfigMap",
+                               "metadata": {"name": "orphan-cm", "ownerReferences": [ghost]}})
+    wait_for(lambda: not _exists(cluster, f"widgets.{group}", "orphan-cr", "-n", ns), what="CR of a ghost collected")
+    wait_for(lambda: not _exists(cluster, "configmap", "orphan-cm", "-n", ns), what="ConfigMap of a ghost collected")

@@ -16,13 +16,16 @@ from fractions import Fraction
 from typing import Any
 
 from . import (
+    certificates,
     errors,
     ingress_admission,
     limitrange_admission,
     pod_admission,
     priority_admission,
     quota_admission,
+    runtimeclass_admission,
     serviceaccount_admission,
+    webhook_admission,
 )
 from .defaults import quantity_value
 from .registry import Registry, Request
@@ -140,6 +143,10 @@ def install(registry: Registry, settings: dict[str, Any] | None = None) -> None:
     serviceaccount_admission.install(registry)
     registry.admission.append(pod_admission.default_toleration_seconds)
     priority_admission.install(registry)
+    runtimeclass_admission.install(registry)
+    registry.validating.append(certificates.subject_restriction)  # CertificateSubjectRestriction
     ingress_admission.install(registry)
     limitrange_admission.install(registry)
+    webhook_admission.install(registry, mutating=True)  # MutatingAdmissionWebhook: last mutating plugin
+    webhook_admission.install(registry, mutating=False)  # ValidatingAdmissionWebhook, before ResourceQuota
     quota_admission.install(registry)  # last validating plugin, as upstream's ResourceQuota

@@ -246,6 +246,30 @@ def _validate_spec(spec: dict[str, Any]) -> list[Cause]:
             errs.append(errors.unsupported("spec.conversion.strategy", st, ["None", "Webhook"]))
         elif st == "Webhook" and not _d(conv.get("webhook")).get("clientConfig"):
             errs.append(errors.required("spec.conversion.webhook", "required when strategy is set to Webhook"))
+        if st == "Webhook":
+            errs.extend(_validate_review_versions(_d(conv.get("webhook")).get("conversionReviewVersions")))
+    return errs
+
+
+def _validate_review_versions(versions: Any) -> list[Cause]:
+    """conversionReviewVersions of a Webhook conversion (upstream validates the internal field's path)."""
+    path = "spec.conversion.conversionReviewVersions"
+    versions = _l(versions)
+    if not versions:
+        return [errors.required(path)]
+    errs: list[Cause] = []
+    seen: set[str] = set()
+    for i, v in enumerate(versions):
+        if v in seen:
+            errs.append(errors.invalid_value(f"{path}[{i}]", v, "duplicate version"))
+            continue
+        seen.add(v)
+        if not isinstance(v, str) or not _DNS1035.match(v) or len(v) > 63:
+            errs.append(errors.invalid_value(f"{path}[{i}]", v, _DNS1035_MSG))
+    if not seen & {"v1", "v1beta1"}:
+        shown = "[]string{" + ", ".join(f'"{v}"' for v in versions) + "}"
+        errs.append({"type": "FieldValueInvalid", "field": path,
+                     "message": f"Invalid value: {shown}: must include at least one of v1, v1beta1"})
     return errs
 
 
@@ -351,9 +375,36 @@ def _structural(node: dict[str, Any], path: str, errs: list[Cause], root: bool =
             errs.append(errors.required(f"{path}.additionalProperties.type",
                                         "must not be empty for specified additionalProperties"))
         _structural(ap, f"{path}.additionalProperties", errs)
+    for i, rule in enumerate(_l(node.get("x-kubernetes-validations"))):
+        err = _rule_compile_error(_d(rule))
+        if err:
+            errs.append({"type": "FieldValueInvalid", "field": f"{path}.x-kubernetes-validations[{i}].rule",
+                         "message": f"Invalid value: {_fmt_rule(_d(rule))}: compilation failed: {err}"})
     if node.get("x-kubernetes-int-or-string") and node.get("type"):
         errs.append(errors.invalid_value(f"{path}.type", node["type"],
                                          "must be empty if x-kubernetes-int-or-string is true"))
+
+
+def _rule_compile_error(rule: dict[str, Any]) -> str:
+    """The parser's complaint about a CEL rule ("" when it compiles, or when CEL is not available)."""
+    expr = rule.get("rule")
+    if not isinstance(expr, str) or not expr.strip():
+        return ""
+    try:
+        customresource.compile_rule(expr)
+    except ValueError as e:
+        msg = str(e)
+        return msg.split("': ", 1)[1] if msg.startswith("Failed to parse expression '") and "': " in msg else msg
+    return ""
+
+
+def _fmt_rule(rule: dict[str, Any]) -> str:
+    """A ValidationRule as Go's %#v prints it in upstream's error."""
+    def q(k: str) -> str:
+        return '"' + str(rule.get(k) or "").replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return (f"apiextensions.ValidationRule{{Rule:{q('rule')}, Message:{q('message')}, "
+            f"MessageExpression:{q('messageExpression')}, Reason:(*apiextensions.FieldValueErrorReason)(nil), "
+            f"FieldPath:{q('fieldPath')}, OptionalOldSelf:(*bool)(nil)}}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,13 +421,16 @@ def resource_types(obj: Obj) -> tuple[list[ResourceType], ResourceType | None]:
     sv = storage_version(obj) or ""
     served: list[ResourceType] = []
     storage_rt = None
+    conv = _d(spec.get("conversion"))
+    webhook = _d(_d(conv.get("webhook")).get("clientConfig")) if conv.get("strategy") == "Webhook" else None
     for v in sorted((_d(v) for v in _l(spec.get("versions"))), key=lambda v: _version_priority(v.get("name", ""))):
         subs = _d(v.get("subresources"))
         sch = _d(v.get("schema")).get("openAPIV3Schema")
         info = customresource.CustomInfo(
             crd=obj["metadata"]["name"], schema=sch if isinstance(sch, dict) else None, status="status" in subs,
             scale=subs.get("scale") if isinstance(subs.get("scale"), dict) else None,
-            columns=[_d(c) for c in _l(v.get("additionalPrinterColumns"))], storage_version=sv, list_kind=list_kind)
+            columns=[_d(c) for c in _l(v.get("additionalPrinterColumns"))], storage_version=sv, list_kind=list_kind,
+            warning=_deprecation_warning(spec, v, kind), webhook=webhook)
         sub_names = tuple(s for s in ("status", "scale") if s in subs)
         rt = ResourceType(group, v.get("name", ""), kind, plural, names.get("singular") or kind.lower(),
                           spec.get("scope") == "Namespaced", short_names=tuple(names.get("shortNames") or ()),
@@ -388,6 +442,23 @@ def resource_types(obj: Obj) -> tuple[list[ResourceType], ResourceType | None]:
         if v.get("served"):
             served.append(rt)
     return served, storage_rt
+
+
+def _deprecation_warning(spec: dict[str, Any], v: dict[str, Any], kind: str) -> str:
+    """deprecationWarning, or upstream's default naming the most preferred served, non-deprecated newer version."""
+    if not v.get("deprecated"):
+        return ""
+    if isinstance(v.get("deprecationWarning"), str):
+        return v["deprecationWarning"]
+    name = v.get("name", "")
+    group = spec.get("group", "")
+    msg = f"{group}/{name} {kind} is deprecated"
+    mine = _version_priority(name)
+    better = sorted(_version_priority(o.get("name", "")) for o in map(_d, _l(spec.get("versions")))
+                     if o.get("served") and not o.get("deprecated") and _version_priority(o.get("name", "")) < mine)
+    if better:
+        msg += f"; use {group}/{better[0][3]} {kind}"
+    return msg
 
 
 _VER = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from ..storage.base import KV
 from . import errors
 from .selectors import format_label_selector
 
@@ -46,6 +47,10 @@ class CustomInfo:
     columns: list[dict[str, Any]] = field(default_factory=list)
     storage_version: str = ""
     list_kind: str = ""
+    # The Warning a deprecated version sends with every response ("" when not deprecated).
+    warning: str = ""
+    # conversion.strategy "Webhook": its clientConfig (None for strategy None: only apiVersion changes).
+    webhook: dict[str, Any] | None = None
 
 
 def info_of(rt: Any) -> CustomInfo | None:
@@ -216,6 +221,11 @@ def _validate(node: dict[str, Any], value: Any, path: str, out: list[Cause], roo
             rx = _pattern(pat)
             if rx is not None and rx.search(value) is None:
                 out.append(_invalid(path, value, f"{path} in body should match '{pat}'"))
+        fmt = node.get("format")
+        if fmt and not check_format(fmt, value):
+            out.append({"type": "FieldValueTypeInvalid", "field": path,
+                        "message": f"Invalid value: {errors._fmt(value)}: {path} in body must be of type {fmt}: "
+                                   f"{orjson.dumps(value).decode()}"})
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         _validate_number(node, value, path, out)
     enum = node.get("enum")
@@ -225,6 +235,86 @@ def _validate(node: dict[str, Any], value: Any, path: str, out: list[Cause], roo
         _validate_list(node, value, path, out)
     elif isinstance(value, dict):
         _validate_object(node, value, path, out, root)
+
+
+# String formats kube-openapi's default registry checks (apiextensions' supported set for v1.32). Names are
+# normalized as go-openapi does ("date-time" == "datetime"); an unknown format is not validated. int32/int64/
+# float/double are accepted for numbers without range checks, as upstream's type validator does.
+_RX_UUID = {"uuid": r"[0-9a-f]{4}", "uuid3": r"3[0-9a-f]{3}", "uuid4": r"4[0-9a-f]{3}", "uuid5": r"5[0-9a-f]{3}"}
+_UUID = {k: re.compile(r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?" + v + r"-?" + ("[0-9a-f]{4}" if k in ("uuid", "uuid3")
+                                                                      else "[89ab][0-9a-f]{3}") + r"-?[0-9a-f]{12}$")
+         for k, v in _RX_UUID.items()}
+_HOSTNAME = re.compile(r"^([^\W_]((-?[^\W_]{0,62})?)|([^\W_](([^\W_-]|-){0,61}[^\W_])?\.)+[^\W_](-?[^\W_]){1,62})$")
+_BASE64 = re.compile(r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})?$")
+_DURATION = re.compile(r"^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$|^0$|"
+                       r"^(\d+)\s*(ns|us|µs|ms|s|m|h|d|w|nanoseconds?|microseconds?|milliseconds?|seconds?|"
+                       r"minutes?|hours?|days?|weeks?)$")
+_MAC = re.compile(r"^([0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\2){4}[0-9A-Fa-f]{2}"
+                  r"(?:\2[0-9A-Fa-f]{2}){0,2}(?:(?:\2[0-9A-Fa-f]{2}){12})?|"
+                  r"[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4}){0,1}(?:(?:\.[0-9A-Fa-f]{4}){6})?)$")
+_FORMAT_RX = {
+    "bsonobjectid": re.compile(r"^[0-9a-fA-F]{24}$"),
+    "hexcolor": re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"),
+    "rgbcolor": re.compile(r"^rgb\(\s*(0|[1-9]\d?|1\d\d?|2[0-4]\d|25[0-5])\s*,\s*(0|[1-9]\d?|1\d\d?|2[0-4]\d|25[0-5])"
+                           r"\s*,\s*(0|[1-9]\d?|1\d\d?|2[0-4]\d|25[0-5])\s*\)$"),
+    "ssn": re.compile(r"^\d{3}[- ]?\d{2}[- ]?\d{4}$"),
+    "email": re.compile(r"^(?:[^<>@\s]+@[^<>@\s]+|[^<>]*<[^<>@\s]+@[^<>@\s]+>)$"),
+}
+
+
+def _valid_date(y: str, mo: str, d: str) -> bool:
+    import datetime
+
+    try:
+        datetime.date(int(y), int(mo), int(d))
+    except ValueError:
+        return False
+    return True
+
+
+def check_format(fmt: str, value: str) -> bool:
+    """Whether `value` passes the string format `fmt` (True for formats upstream does not check)."""
+    import ipaddress
+
+    f = fmt.replace("-", "")
+    if f in _UUID:
+        return _UUID[f].match(value) is not None
+    if f in _FORMAT_RX:
+        return _FORMAT_RX[f].match(value) is not None
+    if f == "byte":
+        return _BASE64.match(value) is not None
+    if f == "date":
+        return _DATE.match(value) is not None and _valid_date(*value.split("-"))
+    if f == "datetime":
+        m = _DATETIME.match(value)
+        return m is not None and _valid_date(*m.group(1).split("-")) and int(m.group(2)) < 24 and \
+            int(m.group(3)) < 60 and int(m.group(4) or 0) < 60
+    if f == "duration":
+        return _DURATION.match(value) is not None
+    if f == "hostname":
+        return _HOSTNAME.match(value) is not None and len(value) <= 255 and all(len(p) <= 63
+                                                                             for p in value.split("."))
+    if f == "mac":
+        return _MAC.match(value) is not None
+    if f in ("ipv4", "ipv6"):
+        try:
+            ip = ipaddress.ip_address(value)
+        except ValueError:
+            return False
+        return ("." in value) if f == "ipv4" else (":" in value and ip.version in (4, 6))
+    if f == "cidr":
+        if "/" not in value:
+            return False
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return False
+        return True
+    if f == "uri":  # Go's url.ParseRequestURI: an absolute URI or an absolute path
+        return bool(re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*:\S+|/\S*)$", value))
+    return True
 
 
 def _enum_text(e: Any) -> str:
@@ -315,6 +405,64 @@ def _validate_object(node: dict[str, Any], value: dict, path: str, out: list[Cau
 
 
 # ---------------------------------------------------------------------------------------------
+# Version conversion (upstream's nopConverter: only apiVersion changes; a webhook for anything else)
+
+def _webhook_error(rt: Any, obj: Obj, ci: CustomInfo) -> errors.ApiError:
+    """What upstream answers when the conversion webhook cannot be called (kubeling calls none)."""
+    cc = ci.webhook or {}
+    svc = cc.get("service") if isinstance(cc.get("service"), dict) else None
+    if svc is not None:
+        url = (f'https://{svc.get("name", "")}.{svc.get("namespace", "")}.svc:{svc.get("port", 443)}'
+               f'{svc.get("path") or ""}?timeout=30s')
+        why = f'service "{svc.get("name", "")}" not found'
+    else:
+        url = f'{cc.get("url", "")}?timeout=30s'
+        why = "connect: connection refused"
+    gvk = f'{obj.get("apiVersion", "")}, Kind={rt.kind}'
+    msg = f'conversion webhook for {gvk} failed: Post "{url}": {why}'
+    return errors.ApiError(500, "InternalError", f"Internal error occurred: {msg}", causes=[{"message": msg}])
+
+
+def convert_out(rt: Any, s: Any) -> Any:
+    """A stored object (KV or dict) as the requested version presents it; the same object when nothing changes."""
+    ci = getattr(rt, "custom", None)
+    if ci is None:
+        return s
+    obj = s.obj if isinstance(s, KV) else s
+    av = obj.get("apiVersion")
+    if av is None or av == rt.group_version:
+        return s
+    if ci.webhook is not None:
+        raise _webhook_error(rt, obj, ci)
+    new = dict(obj)
+    new["apiVersion"] = rt.group_version
+    if isinstance(s, KV):
+        return KV(s.key, new, orjson.dumps(new), s.create_rev, s.mod_rev)
+    return new
+
+
+def present(rt: Any, obj: Obj) -> None:
+    """In place: a private copy of a stored object in the requested version (the base of a patch)."""
+    ci = getattr(rt, "custom", None)
+    if ci is not None and obj.get("apiVersion") not in (None, rt.group_version):
+        if ci.webhook is not None:
+            raise _webhook_error(rt, obj, ci)
+        obj["apiVersion"] = rt.group_version
+
+
+def to_storage(rt: Any, obj: Obj) -> None:
+    """In place: an object about to be written, converted to the CRD's storage version."""
+    ci = getattr(rt, "custom", None)
+    if ci is None or not ci.storage_version:
+        return
+    want = f"{rt.group}/{ci.storage_version}"
+    if obj.get("apiVersion") != want:
+        if ci.webhook is not None:
+            raise _webhook_error(rt, obj, ci)
+        obj["apiVersion"] = want
+
+
+# ---------------------------------------------------------------------------------------------
 # Registry hooks (strategy)
 
 def unknown_fields(rt: Any, obj: Obj) -> list[str]:
@@ -369,9 +517,160 @@ def validate(rt: Any, obj: Obj, old: Obj | None, status_only: bool = False) -> l
             causes.append(errors.required(k))
     if ci.schema is not None:
         causes.extend(validate_value(ci.schema, obj))
+        if has_rules(ci.schema):
+            causes.extend(validate_rules(ci.schema, obj, old))
     if ci.scale is not None and not causes:
         causes.extend(_validate_scale_paths(ci.scale, obj))
     return causes
+
+
+# ---------------------------------------------------------------------------------------------
+# x-kubernetes-validations: CEL rules on self (and oldSelf: transition rules), evaluated with the
+# `common-expression-language` package. Upstream's Kubernetes CEL libraries (lists, regex, urls,
+# quantity, ...) beyond standard CEL and type checking at CRD creation are not provided.
+
+_PROGRAMS: dict[str, Any] = {}
+_RULES_CACHE: dict[int, tuple[Any, bool]] = {}
+
+
+def _cel() -> Any:
+    try:
+        import cel
+    except ImportError:  # the dependency is missing: rules are not enforced
+        return None
+    return cel
+
+
+def compile_rule(expr: str) -> Any:
+    """A compiled CEL program (cached by its text); raises ValueError with the parser's message."""
+    prog = _PROGRAMS.get(expr)
+    if prog is None:
+        cel = _cel()
+        if cel is None:
+            return None
+        prog = _PROGRAMS[expr] = cel.compile(expr)
+    return prog
+
+
+def has_rules(node: Any) -> bool:
+    """Whether any node of the schema carries x-kubernetes-validations (cached per schema object)."""
+    hit = _RULES_CACHE.get(id(node))
+    if hit is not None and hit[0] is node:
+        return hit[1]
+    found = b"x-kubernetes-validations" in orjson.dumps(node)
+    _RULES_CACHE[id(node)] = (node, found)
+    return found
+
+
+def _is_transition(prog: Any) -> bool:
+    refs = prog.variables() if callable(prog.variables) else prog.variables
+    return "oldSelf" in (refs or ())
+
+
+def validate_rules(node: dict[str, Any], value: Any, old: Any, path: str = "") -> list[Cause]:
+    """Causes of the CEL rules of `node` and its children; `old` is the correlated old value (None on create)."""
+    out: list[Cause] = []
+    if _cel() is not None:
+        _rules(node, value, old, path, out, old is not None)
+    return out
+
+
+def _rule_text(rule: dict[str, Any]) -> str:
+    msg = rule.get("message") or ""
+    return msg.strip() if msg.strip() else str(rule.get("rule", "")).strip()
+
+
+def _rules(node: dict[str, Any], value: Any, old: Any, path: str, out: list[Cause], has_old: bool) -> None:
+    if value is None:
+        return  # only non-null values are validated
+    unchanged = has_old and value == old  # ratcheting (CRDValidationRatcheting, on in v1.32)
+    for rule in node.get("x-kubernetes-validations") or ():
+        if not isinstance(rule, dict) or not rule.get("rule"):
+            continue
+        _eval_rule(node, rule, value, old, path, out, has_old, unchanged)
+    if isinstance(value, dict):
+        props = node.get("properties") or {}
+        ap = node.get("additionalProperties")
+        correlate = has_old and isinstance(old, dict) and node.get("x-kubernetes-map-type") in (None, "granular",
+                                                                                                  "atomic")
+        for k, v in value.items():
+            sub = props.get(k)
+            if sub is None and isinstance(ap, dict):
+                sub = ap
+                child = f"{path}[{k}]" if path else f"[{k}]"
+            else:
+                child = _child_path(path, k)
+            if sub is not None:
+                ov = old.get(k) if correlate else None
+                _rules(sub, v, ov, child, out, correlate and k in old)
+    elif isinstance(value, list) and isinstance(node.get("items"), dict):
+        keys = node.get("x-kubernetes-list-map-keys") or []
+        olds: dict[str, Any] = {}
+        if has_old and isinstance(old, list) and node.get("x-kubernetes-list-type") == "map" and keys:
+            olds = {orjson.dumps([o.get(x) for x in keys]).decode(): o for o in old if isinstance(o, dict)}
+        for i, item in enumerate(value):
+            k = orjson.dumps([item.get(x) for x in keys]).decode() if olds and isinstance(item, dict) else None
+            _rules(node["items"], item, olds.get(k) if k else None, f"{path}[{i}]", out, k in olds if k else False)
+
+
+def _eval_rule(node: dict[str, Any], rule: dict[str, Any], value: Any, old: Any, path: str, out: list[Cause],
+               has_old: bool, unchanged: bool) -> None:
+    fpath = path or "<nil>"
+    typ = node.get("type", "")
+    try:
+        prog = compile_rule(rule["rule"])
+    except ValueError as e:
+        out.append(errors.invalid_value(fpath, typ, f"rule compile error: {e}"))
+        return
+    if prog is None:
+        return
+    transition = _is_transition(prog)
+    if transition and not has_old:
+        return  # transition rules run only when there is a comparable old value
+    if unchanged and not transition:
+        return
+    ctx = {"self": value}
+    if has_old:
+        ctx["oldSelf"] = old
+    try:
+        ok = prog.execute(ctx)
+    except KeyError as e:
+        out.append(errors.invalid_value(fpath, typ, f"no such key: {e.args[0] if e.args else e} evaluating rule: "
+                                                    f"{_rule_text(rule)}"))
+        return
+    except (TypeError, RuntimeError, ValueError) as e:
+        if str(e).lower().startswith("no such overload"):
+            msg = (f"'no such overload': call arguments did not match a supported operator, function or macro "
+                   f"signature for rule: {_rule_text(rule)}")
+        else:
+            msg = f"{e} evaluating rule: {_rule_text(rule)}"
+        out.append(errors.invalid_value(fpath, typ, msg))
+        return
+    if ok is True:
+        return
+    message = ""
+    if rule.get("messageExpression"):
+        try:
+            m = compile_rule(rule["messageExpression"]).execute(ctx)
+            if isinstance(m, str) and m.strip() and "\n" not in m:
+                message = m.strip()
+        except (ValueError, KeyError, TypeError, RuntimeError):
+            message = ""
+    if not message:
+        message = rule["message"].strip() if str(rule.get("message") or "").strip() else \
+            f"failed rule: {_rule_text(rule)}"
+    fp = rule.get("fieldPath")
+    if isinstance(fp, str) and fp:
+        fpath = (path + fp) if path else fp.lstrip(".")
+    reason = rule.get("reason") or "FieldValueInvalid"
+    if reason == "FieldValueForbidden":
+        out.append(errors.forbidden_field(fpath, message))
+    elif reason == "FieldValueRequired":
+        out.append(errors.required(fpath, message))
+    elif reason == "FieldValueDuplicate":
+        out.append(errors.duplicate(fpath, typ))
+    else:
+        out.append(errors.invalid_value(fpath, typ, message))
 
 
 def _validate_scale_paths(scale: dict[str, Any], obj: Obj) -> list[Cause]:

@@ -54,6 +54,21 @@ RESOURCES: dict[str, tuple[str, str, str, bool]] = {
     "ingresses.networking.k8s.io": ("networking.k8s.io", "v1", "Ingress", True),
     "networkpolicies.networking.k8s.io": ("networking.k8s.io", "v1", "NetworkPolicy", True),
     "priorityclasses.scheduling.k8s.io": ("scheduling.k8s.io", "v1", "PriorityClass", False),
+    "certificatesigningrequests.certificates.k8s.io": ("certificates.k8s.io", "v1", "CertificateSigningRequest",
+                                                       False),
+    "runtimeclasses.node.k8s.io": ("node.k8s.io", "v1", "RuntimeClass", False),
+    "csidrivers.storage.k8s.io": ("storage.k8s.io", "v1", "CSIDriver", False),
+    "csinodes.storage.k8s.io": ("storage.k8s.io", "v1", "CSINode", False),
+    "volumeattachments.storage.k8s.io": ("storage.k8s.io", "v1", "VolumeAttachment", False),
+    "csistoragecapacities.storage.k8s.io": ("storage.k8s.io", "v1", "CSIStorageCapacity", True),
+    "flowschemas.flowcontrol.apiserver.k8s.io": ("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema", False),
+    "apiservices.apiregistration.k8s.io": ("apiregistration.k8s.io", "v1", "APIService", False),
+    "prioritylevelconfigurations.flowcontrol.apiserver.k8s.io": (
+        "flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration", False),
+    "mutatingwebhookconfigurations.admissionregistration.k8s.io": (
+        "admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", False),
+    "validatingwebhookconfigurations.admissionregistration.k8s.io": (
+        "admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration", False),
     "storageclasses.storage.k8s.io": ("storage.k8s.io", "v1", "StorageClass", False),
     "leases.coordination.k8s.io": ("coordination.k8s.io", "v1", "Lease", True),
     "endpointslices.discovery.k8s.io": ("discovery.k8s.io", "v1", "EndpointSlice", True),
@@ -1059,6 +1074,43 @@ def _d_storageclass(obj: dict[str, Any]) -> None:
     _zero_fields(obj, provisioner="")
 
 
+def _d_csidriver(obj: dict[str, Any]) -> None:
+    """SetDefaults_CSIDriver (SELinuxMountReadWriteOncePod is on by default in v1.32)."""
+    spec = _d(obj, "spec")
+    for f, v in (("attachRequired", True), ("podInfoOnMount", False), ("storageCapacity", False),
+                 ("fsGroupPolicy", "ReadWriteOnceWithFSType"), ("requiresRepublish", False), ("seLinuxMount", False)):
+        if spec.get(f) is None:
+            spec[f] = v
+    if not spec.get("volumeLifecycleModes"):
+        spec["volumeLifecycleModes"] = ["Persistent"]
+
+
+def _d_flowschema(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    if not spec.get("matchingPrecedence"):
+        spec["matchingPrecedence"] = 1000
+
+
+def _d_prioritylevel(obj: dict[str, Any]) -> None:
+    """flowcontrol/v1 defaults: shares 30 (limited) or 0 (exempt), lendable 0, queuing 64/8/50."""
+    spec = _d(obj, "spec")
+    exempt = spec.get("exempt")
+    if isinstance(exempt, dict):
+        exempt.setdefault("nominalConcurrencyShares", 0)
+        exempt.setdefault("lendablePercent", 0)
+    limited = spec.get("limited")
+    if isinstance(limited, dict):
+        if limited.get("nominalConcurrencyShares") is None:
+            limited["nominalConcurrencyShares"] = 30
+        if limited.get("lendablePercent") is None:
+            limited["lendablePercent"] = 0
+        q = (limited.get("limitResponse") or {}).get("queuing")
+        if isinstance(q, dict):
+            for f, v in (("queues", 64), ("handSize", 8), ("queueLengthLimit", 50)):
+                if not q.get(f):
+                    q[f] = v
+
+
 def _d_lease(obj: dict[str, Any]) -> None:
     _d(obj, "spec")
 
@@ -1169,6 +1221,30 @@ def _d_priorityclass(obj: dict[str, Any]) -> None:
         obj["preemptionPolicy"] = "PreemptLowerPriority"
 
 
+def _d_webhook_configuration(obj: dict[str, Any]) -> None:
+    """admissionregistration/v1 SetDefaults_{Mutating,Validating}Webhook, _Rule and _ServiceReference."""
+    mutating = obj.get("kind") == "MutatingWebhookConfiguration"
+    for hook in _dicts(obj.get("webhooks")):
+        for k, v in (("failurePolicy", "Fail"), ("matchPolicy", "Equivalent"), ("timeoutSeconds", 10)):
+            if hook.get(k) is None:
+                hook[k] = v
+        for k in ("namespaceSelector", "objectSelector"):
+            if hook.get(k) is None:
+                hook[k] = {}
+        if mutating and hook.get("reinvocationPolicy") is None:
+            hook["reinvocationPolicy"] = "Never"
+        for rule in _dicts(hook.get("rules")):
+            if rule.get("scope") is None:
+                rule["scope"] = "*"
+        svc = (hook.get("clientConfig") or {}).get("service")
+        if isinstance(svc, dict) and svc.get("port") is None:
+            svc["port"] = 443
+
+
+WEBHOOK_CONFIGURATIONS = ("mutatingwebhookconfigurations.admissionregistration.k8s.io",
+                          "validatingwebhookconfigurations.admissionregistration.k8s.io")
+
+
 _NETWORKING_GENERATION = ("ingresses.networking.k8s.io", "ingressclasses.networking.k8s.io",
                           "networkpolicies.networking.k8s.io")
 
@@ -1220,6 +1296,9 @@ _DEFAULTERS = {
     "events": _d_event,
     "events.events.k8s.io": _d_events_v1,
     "storageclasses.storage.k8s.io": _d_storageclass,
+    "csidrivers.storage.k8s.io": _d_csidriver,
+    "flowschemas.flowcontrol.apiserver.k8s.io": _d_flowschema,
+    "prioritylevelconfigurations.flowcontrol.apiserver.k8s.io": _d_prioritylevel,
     "leases.coordination.k8s.io": _d_lease,
     "poddisruptionbudgets.policy": _d_pdb,
     "horizontalpodautoscalers.autoscaling": _d_hpa,
@@ -1227,6 +1306,8 @@ _DEFAULTERS = {
     "ingressclasses.networking.k8s.io": _d_ingressclass,
     "networkpolicies.networking.k8s.io": _d_networkpolicy,
     "priorityclasses.scheduling.k8s.io": _d_priorityclass,
+    "mutatingwebhookconfigurations.admissionregistration.k8s.io": _d_webhook_configuration,
+    "validatingwebhookconfigurations.admissionregistration.k8s.io": _d_webhook_configuration,
     "controllerrevisions.apps": _d_controllerrevision,
     "jobs.batch": _d_job,
     "cronjobs.batch": _d_cronjob,
@@ -1291,7 +1372,8 @@ def prepare_for_create(resource: str, obj: dict[str, Any], now: str | None = Non
         obj["status"] = {"phase": "Pending", "lastPhaseTransitionTime": now or _now()}
     elif resource == "endpointslices.discovery.k8s.io":
         meta["generation"] = 1
-    elif resource in _NETWORKING_GENERATION or resource == "priorityclasses.scheduling.k8s.io":
+    elif resource in _NETWORKING_GENERATION or resource in WEBHOOK_CONFIGURATIONS or (
+            resource == "priorityclasses.scheduling.k8s.io"):
         if resource == "ingresses.networking.k8s.io":
             obj["status"] = {}
         meta["generation"] = 1
@@ -1299,7 +1381,10 @@ def prepare_for_create(resource: str, obj: dict[str, Any], now: str | None = Non
 
 
 _STATUS_KINDS = ("pods", "services", "persistentvolumeclaims", "persistentvolumes", "namespaces", "nodes",
-                 "resourcequotas", "horizontalpodautoscalers.autoscaling", *WORKLOADS)
+                 "resourcequotas", "horizontalpodautoscalers.autoscaling", "volumeattachments.storage.k8s.io",
+                 "flowschemas.flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations.flowcontrol.apiserver.k8s.io",
+                 "apiservices.apiregistration.k8s.io",
+                 *WORKLOADS)
 
 
 def prepare_for_update(resource: str, obj: dict[str, Any], old: dict[str, Any]) -> None:
@@ -1333,6 +1418,8 @@ def prepare_for_update(resource: str, obj: dict[str, Any], old: dict[str, Any]) 
             obj["status"] = _deepcopy(old["status"])
         if not semantic_equal(obj.get("spec"), old.get("spec")):
             meta["generation"] = (old_meta.get("generation") or 0) + 1
+    if resource in WEBHOOK_CONFIGURATIONS and not semantic_equal(obj.get("webhooks"), old.get("webhooks")):
+        meta["generation"] = (old_meta.get("generation") or 0) + 1  # the webhook configuration strategies
     if resource == "namespaces":
         old_fins = (old.get("spec") or {}).get("finalizers")
         spec = _d(obj, "spec")

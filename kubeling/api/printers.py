@@ -893,6 +893,97 @@ def _network_policy(obj: Obj, now: float) -> list:
     return [_name(obj), _format_selector((obj.get("spec") or {}).get("podSelector")), _age(obj, now)]
 
 
+def _component_status(obj: Obj, now: float) -> list:
+    """printComponentStatus: the Healthy condition's status, message and error."""
+    status, message, error = "Unknown", "", ""
+    for c in obj.get("conditions") or []:
+        if c.get("type") == "Healthy":
+            status = {"True": "Healthy", "False": "Unhealthy"}.get(c.get("status"), "Unknown")
+            message, error = c.get("message") or "", c.get("error") or ""
+            break
+    return [_name(obj), status, message, error]
+
+
+def _csi_driver(obj: Obj, now: float) -> list:
+    spec = obj.get("spec") or {}
+    attach = spec.get("attachRequired")
+    trs = spec.get("tokenRequests")
+    tokens = "<unset>" if trs is None else ",".join(t.get("audience") or "" for t in trs)
+    return [_name(obj), True if attach is None else bool(attach), bool(spec.get("podInfoOnMount")),
+            bool(spec.get("storageCapacity")), tokens, bool(spec.get("requiresRepublish")),
+            ",".join(spec.get("volumeLifecycleModes") or []) or "<none>", _age(obj, now)]
+
+
+def _csi_node(obj: Obj, now: float) -> list:
+    return [_name(obj), len((obj.get("spec") or {}).get("drivers") or []), _age(obj, now)]
+
+
+def _volume_attachment(obj: Obj, now: float) -> list:
+    spec = obj.get("spec") or {}
+    src = spec.get("source") or {}
+    pv = src.get("persistentVolumeName") or ""
+    return [_name(obj), spec.get("attacher") or "", pv, spec.get("nodeName") or "",
+            bool((obj.get("status") or {}).get("attached")), _age(obj, now)]
+
+
+def _csi_storage_capacity(obj: Obj, now: float) -> list:
+    return [_name(obj), obj.get("storageClassName") or "", _age(obj, now)]
+
+
+def _flow_schema(obj: Obj, now: float) -> list:
+    spec = obj.get("spec") or {}
+    dm = (spec.get("distinguisherMethod") or {}).get("type") or "<none>"
+    missing = "?"
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Dangling":
+            missing = c.get("status") or ""
+            break
+    return [_name(obj), (spec.get("priorityLevelConfiguration") or {}).get("name") or "",
+            int(spec.get("matchingPrecedence") or 0), dm, _age(obj, now), missing]
+
+
+def _priority_level(obj: Obj, now: float) -> list:
+    spec = obj.get("spec") or {}
+    ncs: Any = "<none>"
+    queues: Any = "<none>"
+    hand: Any = "<none>"
+    qll: Any = "<none>"
+    limited = spec.get("limited")
+    if limited is not None:
+        ncs = int(limited.get("nominalConcurrencyShares") or 0)
+        q = (limited.get("limitResponse") or {}).get("queuing")
+        if q is not None:
+            queues, hand, qll = int(q.get("queues") or 0), int(q.get("handSize") or 0), int(q.get("queueLengthLimit") or 0)
+    return [_name(obj), spec.get("type") or "", ncs, queues, hand, qll, _age(obj, now)]
+
+
+def _apiservice(obj: Obj, now: float) -> list:
+    """printAPIService: Local or namespace/name; the Available condition's status (reason when not True)."""
+    svc = (obj.get("spec") or {}).get("service")
+    service = "Local" if svc is None else f"{svc.get('namespace') or ''}/{svc.get('name') or ''}"
+    status = "Unknown"
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Available":
+            st = c.get("status") or ""
+            status = st if st == "True" or not c.get("reason") else f"{st} ({c['reason']})"
+            break
+    return [_name(obj), service, status, _age(obj, now)]
+
+
+def _runtime_class(obj: Obj, now: float) -> list:
+    return [_name(obj), obj.get("handler") or "", _age(obj, now)]
+
+
+def _csr(obj: Obj, now: float) -> list:
+    """printCertificateSigningRequest: requestor is spec.username; duration from expirationSeconds."""
+    from .certificates import condition_summary
+
+    spec = obj.get("spec") or {}
+    exp = spec.get("expirationSeconds")
+    return [_name(obj), _age(obj, now), spec.get("signerName") or "<none>", spec.get("username") or "",
+            "<none>" if exp is None else human_duration(exp), condition_summary(obj)]
+
+
 def _priority_class(obj: Obj, now: float) -> list:
     return [_name(obj), int(obj.get("value") or 0), bool(obj.get("globalDefault") or False), _age(obj, now),
             obj.get("preemptionPolicy") or ""]
@@ -1277,6 +1368,81 @@ _NETPOL_SELECTOR_DOC = (
     "ingress rules for each are combined additively. This field is NOT optional and follows standard label "
     "selector semantics. An empty podSelector matches all pods in this namespace.")
 _PC = "io.k8s.api.scheduling.v1.PriorityClass"
+_CSI = "io.k8s.api.storage.v1.CSIDriverSpec"
+_VA = "io.k8s.api.storage.v1.VolumeAttachmentSpec"
+_COLUMNS.update({
+    "csidrivers.storage.k8s.io": [
+        _NAME,
+        ("AttachRequired", "boolean", (_CSI, "attachRequired"), 0, ""),
+        ("PodInfoOnMount", "boolean", (_CSI, "podInfoOnMount"), 0, ""),
+        ("StorageCapacity", "boolean", (_CSI, "storageCapacity"), 0, ""),
+        ("TokenRequests", "string", (_CSI, "tokenRequests"), 0, ""),
+        ("RequiresRepublish", "boolean", (_CSI, "requiresRepublish"), 0, ""),
+        ("Modes", "string", (_CSI, "volumeLifecycleModes"), 0, ""),
+        _AGE,
+    ],
+    "csinodes.storage.k8s.io": [
+        _NAME, ("Drivers", "integer", ("io.k8s.api.storage.v1.CSINodeSpec", "drivers"), 0, ""), _AGE],
+    "volumeattachments.storage.k8s.io": [
+        _NAME,
+        ("Attacher", "string", (_VA, "attacher"), 0, ""),
+        ("PV", "string", ("io.k8s.api.storage.v1.VolumeAttachmentSource", "persistentVolumeName"), 0, ""),
+        ("Node", "string", (_VA, "nodeName"), 0, ""),
+        ("Attached", "boolean", ("io.k8s.api.storage.v1.VolumeAttachmentStatus", "attached"), 0, ""),
+        _AGE,
+    ],
+    "csistoragecapacities.storage.k8s.io": [
+        _NAME,
+        ("StorageClassName", "string", ("io.k8s.api.storage.v1.CSIStorageCapacity", "storageClassName"), 0, ""),
+        _AGE,
+    ],
+})
+_FS = "io.k8s.api.flowcontrol.v1.FlowSchemaSpec"
+_PLC_LIMITED = "io.k8s.api.flowcontrol.v1.LimitedPriorityLevelConfiguration"
+_QC = "io.k8s.api.flowcontrol.v1.QueuingConfiguration"
+_COLUMNS.update({
+    "flowschemas.flowcontrol.apiserver.k8s.io": [
+        _NAME,
+        ("PriorityLevel", "string", ("io.k8s.api.flowcontrol.v1.PriorityLevelConfigurationReference", "name"), 0,
+         ""),
+        ("MatchingPrecedence", "string", (_FS, "matchingPrecedence"), 0, ""),
+        ("DistinguisherMethod", "string", (_FS, "distinguisherMethod"), 0, ""),
+        _AGE,
+        ("MissingPL", "string", "references a broken or non-existent PriorityLevelConfiguration", 0, ""),
+    ],
+    "prioritylevelconfigurations.flowcontrol.apiserver.k8s.io": [
+        _NAME,
+        ("Type", "string", ("io.k8s.api.flowcontrol.v1.PriorityLevelConfigurationSpec", "type"), 0, ""),
+        ("NominalConcurrencyShares", "string", (_PLC_LIMITED, "nominalConcurrencyShares"), 0, ""),
+        ("Queues", "string", (_QC, "queues"), 0, ""),
+        ("HandSize", "string", (_QC, "handSize"), 0, ""),
+        ("QueueLengthLimit", "string", (_QC, "queueLengthLimit"), 0, ""),
+        _AGE,
+    ],
+})
+_COLUMNS["apiservices.apiregistration.k8s.io"] = [
+    _NAME,
+    ("Service", "string", "The reference to the service that hosts this API endpoint.", 0, ""),
+    ("Available", "string", "Whether this service is available.", 0, ""),
+    _AGE,
+]
+_COLUMNS["componentstatuses"] = [
+    _NAME,
+    ("Status", "string", "Status of the component conditions", 0, ""),
+    ("Message", "string", "Message of the component conditions", 0, ""),
+    ("Error", "string", "Error of the component conditions", 0, ""),
+]
+_COLUMNS["runtimeclasses.node.k8s.io"] = [
+    _NAME, ("Handler", "string", ("io.k8s.api.node.v1.RuntimeClass", "handler"), 0, ""), _AGE]
+_CSR_SPEC = "io.k8s.api.certificates.v1.CertificateSigningRequestSpec"
+_COLUMNS["certificatesigningrequests.certificates.k8s.io"] = [
+    _NAME,
+    _AGE,
+    ("SignerName", "string", (_CSR_SPEC, "signerName"), 0, ""),
+    ("Requestor", "string", (_CSR_SPEC, "request"), 0, ""),
+    ("RequestedDuration", "string", (_CSR_SPEC, "expirationSeconds"), 0, ""),
+    ("Condition", "string", ("io.k8s.api.certificates.v1.CertificateSigningRequestStatus", "conditions"), 0, ""),
+]
 _COLUMNS.update({
     "ingresses.networking.k8s.io": [
         _NAME,
@@ -1302,6 +1468,19 @@ _COLUMNS.update({
         ("PreemptionPolicy", "string", (_PC, "preemptionPolicy"), 0, ""),
     ],
 })
+
+_WEBHOOK_COLUMNS: list[_Col] = [
+    _NAME,
+    ("Webhooks", "integer", "Webhooks indicates the number of webhooks registered in this configuration", 0, ""),
+    _AGE,
+]
+_COLUMNS["mutatingwebhookconfigurations.admissionregistration.k8s.io"] = _WEBHOOK_COLUMNS
+_COLUMNS["validatingwebhookconfigurations.admissionregistration.k8s.io"] = _WEBHOOK_COLUMNS
+
+
+def _webhook_configuration(obj: Obj, now: float) -> list:
+    return [_name(obj), len(obj.get("webhooks") or []), _age(obj, now)]
+
 
 _COLUMNS["resourcequotas"] = [
     _NAME,
@@ -1336,6 +1515,8 @@ _DEFAULT_COLUMNS: list[_Col] = [
 ]
 
 _PRINTERS: dict[str, Callable[[Obj, float], list]] = {
+    "mutatingwebhookconfigurations.admissionregistration.k8s.io": _webhook_configuration,
+    "validatingwebhookconfigurations.admissionregistration.k8s.io": _webhook_configuration,
     "pods": _pod,
     "nodes": _node,
     "namespaces": _namespace,
@@ -1364,6 +1545,16 @@ _PRINTERS: dict[str, Callable[[Obj, float], list]] = {
     "ingressclasses.networking.k8s.io": _ingress_class,
     "networkpolicies.networking.k8s.io": _network_policy,
     "priorityclasses.scheduling.k8s.io": _priority_class,
+    "certificatesigningrequests.certificates.k8s.io": _csr,
+    "runtimeclasses.node.k8s.io": _runtime_class,
+    "componentstatuses": _component_status,
+    "apiservices.apiregistration.k8s.io": _apiservice,
+    "flowschemas.flowcontrol.apiserver.k8s.io": _flow_schema,
+    "prioritylevelconfigurations.flowcontrol.apiserver.k8s.io": _priority_level,
+    "csidrivers.storage.k8s.io": _csi_driver,
+    "csinodes.storage.k8s.io": _csi_node,
+    "volumeattachments.storage.k8s.io": _volume_attachment,
+    "csistoragecapacities.storage.k8s.io": _csi_storage_capacity,
     "endpointslices.discovery.k8s.io": _endpoint_slice,
     "poddisruptionbudgets.policy": _pdb,
     "horizontalpodautoscalers.autoscaling": _hpa,

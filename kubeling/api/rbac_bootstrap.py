@@ -191,10 +191,32 @@ _CLUSTER_ROLES: dict[str, tuple[list[Obj] | None, dict[str, str], Obj | None]] =
                              R("list watch", "discovery.k8s.io", "endpointslices")], {}, None),
     "system:service-account-issuer-discovery": ([U("get", "/.well-known/openid-configuration /openid/v1/jwks")],
                                                 {}, None),
+    # certificates.k8s.io: CSR creation for bootstrapping kubelets, and approval per signer.
+    "system:node-bootstrapper": ([R("create get list watch", "certificates.k8s.io", "certificatesigningrequests")],
+                                 {}, None),
+    "system:certificates.k8s.io:certificatesigningrequests:nodeclient": (
+        [R("create", "certificates.k8s.io", "certificatesigningrequests/nodeclient")], {}, None),
+    "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient": (
+        [R("create", "certificates.k8s.io", "certificatesigningrequests/selfnodeclient")], {}, None),
+    "system:certificates.k8s.io:kube-apiserver-client-approver": (
+        [R("approve", "certificates.k8s.io", "signers", "kubernetes.io/kube-apiserver-client")], {}, None),
+    "system:certificates.k8s.io:kube-apiserver-client-kubelet-approver": (
+        [R("approve", "certificates.k8s.io", "signers", "kubernetes.io/kube-apiserver-client-kubelet")], {}, None),
+    "system:certificates.k8s.io:kubelet-serving-approver": (
+        [R("approve", "certificates.k8s.io", "signers", "kubernetes.io/kubelet-serving")], {}, None),
+    "system:certificates.k8s.io:legacy-unknown-approver": (
+        [R("approve", "certificates.k8s.io", "signers", "kubernetes.io/legacy-unknown")], {}, None),
 }
 
 # The controllers kubeling runs (controller_policy.go); each is bound to kube-system's ServiceAccount of that name.
 _CONTROLLER_ROLES: dict[str, list[Obj]] = {
+    "certificate-controller": [
+        R("delete get list watch", "certificates.k8s.io", "certificatesigningrequests"),
+        R("update", "certificates.k8s.io", "certificatesigningrequests/approval certificatesigningrequests/status"),
+        R("approve", "certificates.k8s.io", "signers", "kubernetes.io/kube-apiserver-client-kubelet"),
+        R("sign", "certificates.k8s.io", "signers", "kubernetes.io/kube-apiserver-client "
+          "kubernetes.io/kube-apiserver-client-kubelet kubernetes.io/kubelet-serving kubernetes.io/legacy-unknown"),
+        R("create", "authorization.k8s.io", "subjectaccessreviews"), _events()],
     "clusterrole-aggregation-controller": [R("escalate get list patch update watch", RBAC_GROUP, "clusterroles")],
     "cronjob-controller": [
         R("get list update watch", "batch", "cronjobs"),

@@ -20,7 +20,7 @@ import orjson
 from ..storage.base import ADDED, DELETED, KV, MODIFIED, Compacted, KeyExists, KeyNotFound, RevisionConflict
 from ..storage.store import Store
 from . import apply as ssa
-from . import crd, customresource, defaults, errors, meta, patch, safety, strategy, validation
+from . import certificates, crd, customresource, defaults, errors, meta, patch, safety, strategy, validation
 from .errors import ApiError
 from .resources import ResourceType, by_qualified
 from .selectors import (
@@ -198,6 +198,8 @@ class Registry:
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "generation"):
             md.pop(k, None)
         _prepare_for_create(rt, obj, md["creationTimestamp"])
+        if rt.qualified == certificates.QUALIFIED:  # requestor fields from the authenticated user
+            certificates.prepare_for_create(obj, req.user_info if req.user_info is not None else req.user)
         # Ownership is recorded after defaulting but before admission, as upstream's field manager does.
         ssa.update_managed_fields(None, obj, self._manager(req), "Update", rt.def_name, meta.now_rfc3339(now))
         await self._admit("CREATE", rt, obj, None, req)
@@ -208,12 +210,13 @@ class Registry:
     async def _store_create(self, rt: ResourceType, obj: dict[str, Any], req: Request) -> Stored:
         md = obj["metadata"]
         key = self._key(rt, md.get("namespace"), md["name"])
+        customresource.to_storage(rt, obj)  # a custom resource is stored in its CRD's storage version
         if req.dry_run:
             if self.store.get(key) is not None:
                 raise errors.already_exists(rt.plural, rt.group, md["name"])
-            return obj
+            return customresource.convert_out(rt, obj)
         try:
-            return await self.store.create(key, obj)
+            return customresource.convert_out(rt, await self.store.create(key, obj))
         except KeyExists:
             raise errors.already_exists(rt.plural, rt.group, md["name"]) from None
 
@@ -224,7 +227,7 @@ class Registry:
         kv = self.store.get(self._key(rt, ns, name))
         if kv is None:
             raise errors.not_found(rt.plural, rt.group, name)
-        return kv
+        return kv if rt.custom is None else customresource.convert_out(rt, kv)
 
     @staticmethod
     def _check_ns_param(ns: str | None) -> None:
@@ -326,6 +329,8 @@ class Registry:
             if fmatch is not None and not fmatch(o):
                 continue
             out.append(kv)
+        if rt.custom is not None:  # served in the requested version (api.customresource)
+            out = [customresource.convert_out(rt, kv) for kv in out]
         if not more:
             return out, rev, None, None
         remaining = None
@@ -352,7 +357,7 @@ class Registry:
         rv = md.get("resourceVersion")
         if rv and rv != cur.obj["metadata"]["resourceVersion"]:
             raise errors.conflict(rt.plural, rt.group, name, CONFLICT_MSG)
-        return await self._update(rt, cur, obj, req, subresource, "Update")
+        return customresource.convert_out(rt, await self._update(rt, cur, obj, req, subresource, "Update"))
 
     async def _update(self, rt: ResourceType, cur: KV, obj: dict[str, Any], req: Request,
                       subresource: str | None, operation: str) -> Stored:
@@ -370,7 +375,9 @@ class Registry:
             else:
                 md.pop(k, None)
         md.pop("selfLink", None)
-        if subresource in ("status", "finalize"):
+        if rt.qualified == certificates.QUALIFIED:  # spec immutable; /status and /approval own their parts
+            certificates.prepare_for_update(obj, old, subresource, meta.now_rfc3339())
+        elif subresource in ("status", "finalize"):
             # Only the subresource's part of the body counts; everything else stays as stored.
             new = orjson.loads(cur.raw)
             if subresource == "status":
@@ -416,6 +423,7 @@ class Registry:
         if not md.get("managedFields"):
             md.pop("managedFields", None)
         md["resourceVersion"] = omd["resourceVersion"]
+        customresource.to_storage(rt, obj)
         if _same(obj, old):
             return cur
         if self._should_delete(rt, obj):
@@ -466,6 +474,7 @@ class Registry:
             if cur is None:
                 raise errors.not_found(rt.plural, rt.group, name)
             base = cur.copy()
+            customresource.present(rt, base)
             if patch_type == JSON_PATCH:
                 new = patch.json_patch(base, data)
             elif patch_type == MERGE_PATCH:
@@ -481,7 +490,8 @@ class Registry:
             new = self._decode_checks(rt, new, ns, req, stored=cur)
             new["metadata"]["name"] = name
             try:
-                return await self._update(rt, cur, new, req, subresource, "Update"), False
+                return customresource.convert_out(rt, await self._update(rt, cur, new, req, subresource,
+                                                                         "Update")), False
             except ApiError as e:
                 if e.code == 409 and e.reason == "Conflict" and not rv and "modified" in e.message:
                     continue
@@ -521,7 +531,7 @@ class Registry:
         new = ssa.server_side_apply(cur.copy(), data, req.field_manager, req.force, rt.def_name, now,
                                     subresource)
         new["metadata"]["name"] = name
-        return await self._update(rt, cur, new, req, subresource, "Apply"), False
+        return customresource.convert_out(rt, await self._update(rt, cur, new, req, subresource, "Apply")), False
 
     # ---- scale -------------------------------------------------------------
     def get_scale(self, rt: ResourceType, ns: str | None, name: str) -> dict[str, Any]:
@@ -582,11 +592,13 @@ class Registry:
         options = options or {}
         for _ in range(DELETE_RETRIES - 1):
             try:
-                return await self._delete_once(rt, ns, name, options, req)
+                res, gone = await self._delete_once(rt, ns, name, options, req)
+                return customresource.convert_out(rt, res), gone
             except _LostRace:
                 await asyncio.sleep(0)
         try:
-            return await self._delete_once(rt, ns, name, options, req)
+            res, gone = await self._delete_once(rt, ns, name, options, req)
+            return customresource.convert_out(rt, res), gone
         except _LostRace:
             raise errors.conflict(rt.plural, rt.group, name, CONFLICT_MSG) from None
 
@@ -633,6 +645,7 @@ class Registry:
                 raise _LostRace from None
             return kv, True
         obj = cur.copy()
+        customresource.to_storage(rt, obj)
         md = obj["metadata"]
         now = time.time()
         if rt.qualified == crd.QUALIFIED:
@@ -740,8 +753,14 @@ class Registry:
     # ---- watch -------------------------------------------------------------
     async def watch(self, rt: ResourceType, ns: str | None, *, resource_version: str | None,
                     label_selector: str | None = None, field_selector: str | None = None,
-                    send_initial_events: bool | None = None) -> AsyncIterator[tuple[str, KV]]:
+                    send_initial_events: bool | None = None, _convert: bool = True) -> AsyncIterator[tuple[str, KV]]:
         """Yield (type, kv); raises ApiError 410 when the revision was compacted."""
+        if rt.custom is not None and _convert:  # every event in the requested version (api.customresource)
+            async for typ, kv in self.watch(rt, ns, resource_version=resource_version, label_selector=label_selector,
+                                            field_selector=field_selector, send_initial_events=send_initial_events,
+                                            _convert=False):
+                yield typ, customresource.convert_out(rt, kv)
+            return
         labels = parse_label_selector(label_selector)
         freqs = parse_field_selector(field_selector)
         fmatch = compile_field_selector(rt.qualified, freqs)

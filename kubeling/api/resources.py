@@ -64,6 +64,8 @@ RESOURCES: list[ResourceType] = [
     _r("", "v1", "Pod", "pods", True, short_names=("po",), categories=_ALL_CAT,
        subresources=("status", "binding", "eviction"), has_status=True),
     _r("", "v1", "Binding", "bindings", True, verbs=("create",)),
+    # Deprecated, computed on request (apiserver.componentstatus).
+    _r("", "v1", "ComponentStatus", "componentstatuses", False, short_names=("cs",), verbs=("get", "list")),
     _r("", "v1", "Service", "services", True, short_names=("svc",), categories=_ALL_CAT,
        subresources=("status",), has_status=True,
        verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")),
@@ -100,17 +102,30 @@ RESOURCES: list[ResourceType] = [
     _r("batch", "v1", "CronJob", "cronjobs", True, short_names=("cj",), categories=_ALL_CAT,
        subresources=("status",), has_status=True),
     _r("batch", "v1", "Job", "jobs", True, categories=_ALL_CAT, subresources=("status",), has_status=True),
+    _r("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", False,
+       short_names=("csr",), subresources=("approval", "status"), has_status=True),
     _r("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False),
     _r("networking.k8s.io", "v1", "Ingress", "ingresses", True, short_names=("ing",), subresources=("status",),
        has_status=True),
     _r("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, short_names=("netpol",)),
     _r("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, short_names=("pc",)),
+    _r("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", False),
     _r("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, short_names=("sc",)),
+    _r("storage.k8s.io", "v1", "CSIDriver", "csidrivers", False),
+    _r("storage.k8s.io", "v1", "CSINode", "csinodes", False),
+    _r("storage.k8s.io", "v1", "CSIStorageCapacity", "csistoragecapacities", True),
+    _r("storage.k8s.io", "v1", "VolumeAttachment", "volumeattachments", False, subresources=("status",),
+       has_status=True),
     _r("coordination.k8s.io", "v1", "Lease", "leases", True),
     _r("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
     _r("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, short_names=("pdb",),
        subresources=("status",), has_status=True),
     _r("events.k8s.io", "v1", "Event", "events", True, short_names=("ev",)),
+    # API Priority and Fairness configuration: bootstrap objects only (api.flowcontrol_bootstrap).
+    _r("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema", "flowschemas", False, subresources=("status",),
+       has_status=True),
+    _r("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration", "prioritylevelconfigurations", False,
+       subresources=("status",), has_status=True),
     # Identity and access. The review kinds are create-only and never stored (apiserver.auth/tokens).
     _r("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False, verbs=("create",)),
     _r("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False, verbs=("create",)),
@@ -120,8 +135,15 @@ RESOURCES: list[ResourceType] = [
        verbs=("create",)),
     _r("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", False, verbs=("create",)),
     _r("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", False, verbs=("create",)),
+    # Dynamic admission (api.webhook_admission); ValidatingAdmissionPolicy (CEL) is not served.
+    _r("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations", False,
+       categories=("api-extensions",)),
+    _r("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations",
+       False, categories=("api-extensions",)),
     _r("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False,
        short_names=("crd", "crds"), categories=("api-extensions",), subresources=("status",), has_status=True),
+    _r("apiregistration.k8s.io", "v1", "APIService", "apiservices", False, categories=("api-extensions",),
+       subresources=("status",), has_status=True),
     _r("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
     _r("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
     _r("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
@@ -133,9 +155,9 @@ RESOURCES: list[ResourceType] = [
 
 # Group order as upstream's discovery lists them (core first; apps; events; ...).
 GROUP_ORDER = ["", "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io", "autoscaling", "batch",
-               "coordination.k8s.io",
-               "discovery.k8s.io", "networking.k8s.io", "policy", "apiextensions.k8s.io", "rbac.authorization.k8s.io",
-               "scheduling.k8s.io", "storage.k8s.io", "metrics.k8s.io"]
+               "certificates.k8s.io", "coordination.k8s.io",
+               "discovery.k8s.io", "networking.k8s.io", "policy", "admissionregistration.k8s.io", "apiextensions.k8s.io", "apiregistration.k8s.io", "rbac.authorization.k8s.io",
+               "scheduling.k8s.io", "node.k8s.io", "storage.k8s.io", "flowcontrol.apiserver.k8s.io", "metrics.k8s.io"]
 
 _BY_GVR: dict[tuple[str, str, str], ResourceType] = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _BY_QUALIFIED: dict[str, ResourceType] = {r.qualified: r for r in reversed(RESOURCES)}  # first entry wins

@@ -235,6 +235,7 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
     "replicationcontrollers": ("status.replicas",),
     "services": ("spec.clusterIP", "spec.type"),
     "persistentvolumes": (),
+    "certificatesigningrequests.certificates.k8s.io": ("spec.signerName",),
 }
 
 

@@ -16,6 +16,7 @@ import functools
 import ipaddress
 import json
 import re
+import urllib.parse
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
@@ -4226,6 +4227,468 @@ def _priorityclass_update(pc: Obj, old: Obj) -> list[Cause]:
     return errs
 
 
+# --------------------------------------------------------------------------------------------
+# certificates.k8s.io/v1 CertificateSigningRequest (pkg/apis/certificates/validation)
+# --------------------------------------------------------------------------------------------
+
+def _go_bytes(data: bytes) -> Go:
+    """%#v of a []byte, as field.Invalid renders spec.request."""
+    return Go("[]byte{" + ", ".join(f"0x{b:x}" for b in data) + "}")
+
+
+def _csr_signer_name(path: str, name: str) -> list[Cause]:
+    """ValidateSignerName: a fully qualified domain, one '/', then a DNS subdomain path."""
+    if not name:
+        return [required(path, "")]
+    segs = name.split("/")
+    if len(segs) != 2:
+        return [invalid(path, name, "must be a fully qualified domain and path of the form 'example.com/signer-name'")]
+    errs: list[Cause] = []
+    domain, rest = segs
+    if len(domain) > 253:
+        errs.append(errors.too_long(path, render(domain), 253))
+    labels = domain.split(".")
+    for lbl in labels:
+        msgs = is_dns1123_label(lbl)
+        if msgs:
+            errs.extend(invalid(path, domain, f"validating label {goq(lbl)}: {m}") for m in msgs)
+            break
+    if len(labels) < 2:
+        errs.append(invalid(path, domain, "should be a domain with at least two segments separated by dots"))
+    if len(rest) > 253:
+        errs.append(errors.too_long(path, render(rest), 253))
+    errs.extend(invalid(path, rest, m) for m in is_dns1123_subdomain(rest))
+    return errs
+
+
+def _csr_conditions(csr: Obj) -> list[Cause]:
+    """validateConditions: type required, Approved/Denied/Failed only True, no duplicates, not both."""
+    errs: list[Cause] = []
+    seen: set[str] = set()
+    conds = _dd(csr.get("status")).get("conditions") or []
+    for i, c in enumerate(conds):
+        c = _dd(c)
+        p = f"status.conditions[{i}]"
+        ctype, st = c.get("type") or "", c.get("status") or ""
+        if not ctype:
+            errs.append(required(f"{p}.type", ""))
+        if ctype in ("Approved", "Denied", "Failed"):
+            if st != "True":
+                errs.append(not_supported(f"{p}.status", st, ["True"]))
+        elif st not in ("False", "True", "Unknown"):
+            errs.append(not_supported(f"{p}.status", st, ["False", "True", "Unknown"]))
+        if ctype in seen:
+            errs.append(duplicate(f"{p}.type", ctype))
+        seen.add(ctype)
+    if "Approved" in seen and "Denied" in seen:
+        errs.append(invalid("status.conditions", Go("[]certificates.CertificateSigningRequestCondition{...}"),
+                            "Approved and Denied conditions are mutually exclusive"))
+    return errs
+
+
+def _csr_certificate(csr: Obj) -> list[Cause]:
+    """validateCertificate: status.certificate, when set, holds CERTIFICATE PEM blocks only."""
+    raw = _dd(csr.get("status")).get("certificate") or ""
+    if not raw:
+        return []
+    import base64
+
+    try:
+        data = base64.b64decode(raw)
+    except ValueError:
+        data = b""
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        return [invalid("status.certificate", Go('"<certificate data>"'),
+                        "must contain at least one CERTIFICATE PEM block")]
+    return []
+
+
+def _csr_common(csr: Obj) -> list[Cause]:
+    return _csr_conditions(csr) + _csr_certificate(csr)
+
+
+def _csr_create(csr: Obj) -> list[Cause]:
+    from . import certificates as certs
+
+    errs = validate_object_meta(csr, False, lambda name, prefix: [])
+    spec = _dd(csr.get("spec"))
+    data = certs.request_bytes(csr)
+    try:
+        certs.parse_csr(data)
+    except ValueError as e:
+        errs.append(invalid("spec.request", _go_bytes(data), str(e)))
+    usages = spec.get("usages") or []
+    if not usages:
+        errs.append(required("spec.usages", "usages must be provided"))
+    seen: set[str] = set()
+    for i, u in enumerate(usages):
+        if u not in certs.ALL_USAGES:
+            errs.append(not_supported(f"spec.usages[{i}]", u, sorted(certs.ALL_USAGES)))
+        elif u in seen:
+            errs.append(duplicate(f"spec.usages[{i}]", u))
+        seen.add(u)
+    exp = spec.get("expirationSeconds")
+    if exp is not None and exp < 600:
+        errs.append(invalid("spec.expirationSeconds", exp, "may not specify a duration less than 600 seconds "
+                                                           "(10 minutes)"))
+    signer = spec.get("signerName") or ""
+    errs.extend(_csr_signer_name("spec.signerName", signer))
+    if signer == certs.LEGACY_UNKNOWN:
+        errs.append(invalid("spec.signerName", signer, "the legacy signerName is not allowed via this API version"))
+    errs.extend(_csr_common(csr))
+    return errs
+
+
+def _csr_kept_conditions(csr: Obj, old: Obj, types: tuple[str, ...]) -> list[Cause]:
+    """Updates may not remove an Approved/Denied (approval) or Failed (status) condition."""
+    errs: list[Cause] = []
+    for t in types:
+        def count(o: Obj, t: str = t) -> int:
+            return sum(1 for c in _dd(o.get("status")).get("conditions") or [] if _dd(c).get("type") == t)
+        if count(csr) < count(old):
+            errs.append(forbidden("status.conditions", f"updates may not remove a condition of type {goq(t)}"))
+    return errs
+
+
+def _csr_update(csr: Obj, old: Obj) -> list[Cause]:
+    return (_csr_common(csr) + _csr_kept_conditions(csr, old, ("Approved", "Denied"))
+            + validate_object_meta_update(csr, old))
+
+
+def _csr_status(csr: Obj, old: Obj) -> list[Cause]:
+    errs = _csr_common(csr) + _csr_kept_conditions(csr, old, ("Failed",))
+    old_cert = _dd(old.get("status")).get("certificate") or ""
+    if old_cert and _dd(csr.get("status")).get("certificate") != old_cert:
+        errs.append(invalid("status.certificate", Go('"<certificate data>"'),
+                            "updates may not modify existing certificate content"))
+    return errs + validate_object_meta_update(csr, old)
+
+
+# --------------------------------------------------------------------------------------------
+# node.k8s.io/v1 RuntimeClass (pkg/apis/node/validation)
+# --------------------------------------------------------------------------------------------
+
+def _runtimeclass(rc: Obj) -> list[Cause]:
+    errs = validate_object_meta(rc, False, name_is_dns_subdomain)
+    handler = rc.get("handler") or ""
+    errs.extend(invalid("handler", handler, m) for m in is_dns1123_label(handler))
+    overhead = rc.get("overhead")
+    if isinstance(overhead, dict):
+        errs.extend(_resources({"limits": overhead.get("podFixed")}, "overhead"))
+    sched = rc.get("scheduling")
+    if isinstance(sched, dict):
+        if sched.get("nodeSelector") is not None:
+            errs.extend(validate_labels(sched["nodeSelector"], "scheduling.nodeSelector"))
+        tols = _dl(sched.get("tolerations"))
+        errs.extend(_tolerations(tols, "scheduling.tolerations"))
+        seen: set[tuple[str, str, str, str]] = set()
+        for i, t in enumerate(tols):
+            lkey = (t.get("key") or "", t.get("operator") or "", t.get("value") or "", t.get("effect") or "")
+            if lkey in seen:
+                errs.append(duplicate(f"scheduling.tolerations[{i}]", Go(
+                    f"core.Toleration{{Key:{goq(lkey[0])}, Operator:{goq(lkey[1])}, Value:{goq(lkey[2])}, "
+                    f"Effect:{goq(lkey[3])}, TolerationSeconds:(*int64)(nil)}}")))
+            seen.add(lkey)
+    return errs
+
+
+def _runtimeclass_update(rc: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(rc, old)
+    if rc.get("handler") != old.get("handler"):
+        errs.append(invalid("handler", rc.get("handler") or "", "field is immutable"))
+    return errs
+
+
+# --------------------------------------------------------------------------------------------
+# storage.k8s.io/v1 CSIDriver, CSINode, VolumeAttachment, CSIStorageCapacity (pkg/apis/storage/validation)
+# --------------------------------------------------------------------------------------------
+
+def _csi_driver_name(name: Any, path: str) -> list[Cause]:
+    """ValidateCSIDriverName: required, at most 63 characters, a DNS subdomain once lower-cased."""
+    name = name if isinstance(name, str) else ""
+    errs: list[Cause] = []
+    if not name:
+        errs.append(required(path, ""))
+    if len(name) > 63:
+        errs.append(errors.too_long(path, render(name), 63))
+    errs.extend(invalid(path, name, m) for m in is_dns1123_subdomain(name.lower()))
+    return errs
+
+
+def _csidriver(d: Obj) -> list[Cause]:
+    errs = _csi_driver_name(_dd(d.get("metadata")).get("name"), "name")
+    spec = _dd(d.get("spec"))
+    for f in ("attachRequired", "podInfoOnMount", "requiresRepublish", "storageCapacity", "seLinuxMount"):
+        if spec.get(f) is None:
+            errs.append(required(f"spec.{f}", ""))
+    fsg = spec.get("fsGroupPolicy")
+    if fsg is None:
+        errs.append(required("spec.fsGroupPolicy", ""))
+    elif fsg not in ("File", "None", "ReadWriteOnceWithFSType"):
+        errs.append(not_supported("spec.fsGroupPolicy", fsg, ["File", "None", "ReadWriteOnceWithFSType"]))
+    for i, m in enumerate(_dl(spec.get("volumeLifecycleModes"))):
+        if m not in ("Ephemeral", "Persistent"):
+            errs.append(not_supported(f"spec.volumeLifecycleModes[{i}]", m, ["Ephemeral", "Persistent"]))
+    errs.extend(_csi_token_requests(spec.get("tokenRequests")))
+    return errs
+
+
+def _csi_token_requests(trs: Any) -> list[Cause]:
+    errs: list[Cause] = []
+    seen: set[str] = set()
+    for i, tr in enumerate(_dl(trs)):
+        p = f"spec.tokenRequests[{i}]"
+        aud = tr.get("audience") or ""
+        if aud in seen:
+            errs.append(duplicate(f"{p}.audience", aud))
+            continue
+        seen.add(aud)
+        exp = tr.get("expirationSeconds")
+        if exp is None:
+            continue
+        if exp < 600:
+            errs.append(invalid(f"{p}.expirationSeconds", exp, "may not specify a duration less than 10 minutes"))
+        if exp > 1 << 32:
+            errs.append(invalid(f"{p}.expirationSeconds", exp, "may not specify a duration larger than 2^32 seconds"))
+    return errs
+
+
+def _csidriver_update(d: Obj, old: Obj) -> list[Cause]:
+    errs = _csidriver(d) + validate_object_meta_update(d, old)
+    spec, ospec = _dd(d.get("spec")), _dd(old.get("spec"))
+    for f in ("attachRequired", "fsGroupPolicy", "volumeLifecycleModes"):
+        if spec.get(f) != ospec.get(f):
+            errs.append(invalid(f"spec.{f}", spec.get(f), "field is immutable"))
+    return errs
+
+
+def _csinode(n: Obj) -> list[Cause]:
+    errs = validate_object_meta(n, False, name_is_dns_subdomain)
+    seen: set[str] = set()
+    for i, drv in enumerate(_dl(_dd(n.get("spec")).get("drivers"))):
+        p = f"spec.drivers[{i}]"
+        name = drv.get("name") or ""
+        errs.extend(_csi_driver_name(name, f"{p}.name"))
+        node_id = drv.get("nodeID") or ""
+        if not node_id:
+            errs.append(required(f"{p}.nodeID", ""))
+        if len(node_id) > 192:
+            errs.append(invalid(f"{p}.nodeID", node_id, "must be 192 characters or less"))
+        count = _dd(drv.get("allocatable")).get("count")
+        if isinstance(count, int) and count < 0:
+            errs.append(invalid(f"{p}.allocatable.count", count, "must be greater than or equal to 0"))
+        if name in seen:
+            errs.append(duplicate(f"{p}.name", name))
+        seen.add(name)
+        keys: set[str] = set()
+        for key in _dl(drv.get("topologyKeys")):
+            if not key:
+                errs.append(required(p, ""))
+            if key in keys:
+                errs.append(duplicate(p, key))
+            keys.add(key)
+            if key:
+                errs.extend(validate_label_name(key, p))
+    return errs
+
+
+def _csinode_update(n: Obj, old: Obj) -> list[Cause]:
+    errs = _csinode(n) + validate_object_meta_update(n, old)
+    olds = {_dd(d).get("name"): _dd(d) for d in _dl(_dd(old.get("spec")).get("drivers"))}
+    for i, drv in enumerate(_dl(_dd(n.get("spec")).get("drivers"))):
+        prev = olds.get(drv.get("name"))
+        if prev is None:
+            continue
+        for f in ("nodeID", "allocatable", "topologyKeys"):
+            if drv.get(f) != prev.get(f):
+                errs.append(invalid(f"spec.drivers[{i}].{f}", drv.get(f), "field is immutable"))
+    return errs
+
+
+def _volumeattachment(va: Obj) -> list[Cause]:
+    errs = validate_object_meta(va, False, name_is_dns_subdomain)
+    spec = _dd(va.get("spec"))
+    attacher = spec.get("attacher") or ""
+    if not attacher:
+        errs.append(required("spec.attacher", ""))
+    src = _dd(spec.get("source"))
+    pv, inline = src.get("persistentVolumeName"), src.get("inlineVolumeSpec")
+    if pv is None and inline is None:
+        errs.append(required("spec.source", "must specify exactly one of inlineVolumeSpec and persistentVolumeName"))
+    elif pv is not None and inline is not None:
+        errs.append(forbidden("spec.source", "must specify exactly one of inlineVolumeSpec and persistentVolumeName"))
+    elif pv is not None and not pv:
+        errs.append(required("spec.source.persistentVolumeName", "must specify non empty persistentVolumeName"))
+    if not spec.get("nodeName"):
+        errs.append(required("spec.nodeName", ""))
+    if attacher:
+        errs.extend(_csi_driver_name(attacher, "spec.attacher"))
+    if inline is not None and not _dd(inline).get("csi"):
+        errs.append(required("spec.source.inlineVolumeSpec.csi", "must specify csi"))
+    return errs
+
+
+def _volumeattachment_update(va: Obj, old: Obj) -> list[Cause]:
+    errs = _volumeattachment(va) + validate_object_meta_update(va, old)
+    if va.get("spec") != old.get("spec"):
+        errs.append(invalid("spec", Go("storage.VolumeAttachmentSpec{...}"), "field is immutable"))
+    return errs
+
+
+def _csistoragecapacity(c: Obj) -> list[Cause]:
+    errs = validate_object_meta(c, True, name_is_dns_subdomain)
+    if c.get("nodeTopology") is not None:
+        errs.extend(validate_label_selector(c.get("nodeTopology"), "nodeTopology"))
+    sc = c.get("storageClassName") or ""
+    errs.extend(invalid("storageClassName", sc, m) for m in name_is_dns_subdomain(sc, False))
+    for f in ("capacity", "maximumVolumeSize"):
+        v = _qty(c.get(f)) if c.get(f) is not None else None
+        if v is not None and v < 0:
+            errs.append(invalid(f, _qstr(c.get(f)), "must be greater than or equal to 0"))
+    return errs
+
+
+def _csistoragecapacity_update(c: Obj, old: Obj) -> list[Cause]:
+    errs = _csistoragecapacity(c) + validate_object_meta_update(c, old)
+    if c.get("nodeTopology") != old.get("nodeTopology"):
+        errs.append(invalid("nodeTopology", Go("&v1.LabelSelector{...}"), "field is immutable"))
+    if c.get("storageClassName") != old.get("storageClassName"):
+        errs.append(invalid("storageClassName", c.get("storageClassName") or "", "field is immutable"))
+    return errs
+
+
+# --------------------------------------------------------------------------------------------
+# flowcontrol.apiserver.k8s.io/v1 FlowSchema, PriorityLevelConfiguration (pkg/apis/flowcontrol/validation)
+# --------------------------------------------------------------------------------------------
+
+def _flowschema(fs: Obj) -> list[Cause]:
+    errs = validate_object_meta(fs, False, name_is_path_segment)
+    spec = _dd(fs.get("spec"))
+    mp = spec.get("matchingPrecedence") or 0
+    if mp <= 0:
+        errs.append(invalid("spec.matchingPrecedence", mp, "must be a positive value"))
+    if mp > 10000:
+        errs.append(invalid("spec.matchingPrecedence", mp, "must not be greater than 10000"))
+    dm = spec.get("distinguisherMethod")
+    if dm is not None and _dd(dm).get("type") not in ("ByNamespace", "ByUser"):
+        errs.append(not_supported("spec.distinguisherMethod.type", _dd(dm).get("type") or "",
+                                  ["ByNamespace", "ByUser"]))
+    if not _dd(spec.get("priorityLevelConfiguration")).get("name"):
+        errs.append(required("spec.priorityLevelConfiguration.name", "must reference a priority level"))
+    for i, rule in enumerate(_dl(spec.get("rules"))):
+        p = f"spec.rules[{i}]"
+        if not _dl(rule.get("subjects")):
+            errs.append(required(f"{p}.subjects", "subjects must contain at least one value"))
+        for j, sub in enumerate(_dl(rule.get("subjects"))):
+            kind = sub.get("kind") or ""
+            if kind not in ("Group", "ServiceAccount", "User"):
+                errs.append(not_supported(f"{p}.subjects[{j}].kind", kind, ["Group", "ServiceAccount", "User"]))
+        if not _dl(rule.get("resourceRules")) and not _dl(rule.get("nonResourceRules")):
+            errs.append(required(p, "at least one of resourceRules and nonResourceRules has to be non-empty"))
+        for j, rr in enumerate(_dl(rule.get("resourceRules"))):
+            for f in ("verbs", "apiGroups", "resources"):
+                if not rr.get(f):
+                    errs.append(required(f"{p}.resourceRules[{j}].{f}", f"{f} must contain at least one value"))
+            if not rr.get("namespaces") and not rr.get("clusterScope"):
+                errs.append(required(f"{p}.resourceRules[{j}].namespaces",
+                                     "resource rules that are not cluster scoped must supply at least one namespace"))
+        for j, nr in enumerate(_dl(rule.get("nonResourceRules"))):
+            for f in ("verbs", "nonResourceURLs"):
+                if not nr.get(f):
+                    errs.append(required(f"{p}.nonResourceRules[{j}].{f}", f"{f} must contain at least one value"))
+    return errs
+
+
+def _prioritylevel(pl: Obj) -> list[Cause]:
+    errs = validate_object_meta(pl, False, name_is_path_segment)
+    spec = _dd(pl.get("spec"))
+    typ = spec.get("type") or ""
+    if typ not in ("Exempt", "Limited"):
+        errs.append(required("spec.type", "") if not typ else not_supported("spec.type", typ, ["Exempt", "Limited"]))
+    limited = spec.get("limited")
+    if typ == "Limited" and limited is None:
+        errs.append(required("spec.limited", "must not be empty when type is Limited"))
+    if typ != "Limited" and limited is not None:
+        errs.append(forbidden("spec.limited", "must be nil if the type is not Limited"))
+    if typ != "Exempt" and spec.get("exempt") is not None:
+        errs.append(forbidden("spec.exempt", "must be nil if the type is Limited"))
+    for key in ("limited", "exempt"):
+        lp = _dd(spec.get(key)).get("lendablePercent")
+        if isinstance(lp, int) and not 0 <= lp <= 100:
+            errs.append(invalid(f"spec.{key}.lendablePercent", lp, "must be between 0 and 100, inclusive"))
+    if isinstance(limited, dict):
+        ncs = limited.get("nominalConcurrencyShares")
+        if isinstance(ncs, int) and ncs < 0:
+            errs.append(invalid("spec.limited.nominalConcurrencyShares", ncs, "must be a non-negative integer"))
+        lr = _dd(limited.get("limitResponse"))
+        lrt = lr.get("type") or ""
+        q = lr.get("queuing")
+        if lrt not in ("Queue", "Reject"):
+            errs.append(not_supported("spec.limited.limitResponse.type", lrt, ["Queue", "Reject"]))
+        elif lrt == "Reject" and q is not None:
+            errs.append(forbidden("spec.limited.limitResponse.queuing", "must be nil if limited.limitResponse.type "
+                                                                      "is not Limited"))
+        elif lrt == "Queue" and q is None:
+            errs.append(required("spec.limited.limitResponse.queuing", "must not be empty if "
+                                                                       "limited.limitResponse.type is Limited"))
+        if isinstance(q, dict):
+            qp = "spec.limited.limitResponse.queuing"
+            queues, hand, qll = q.get("queues") or 0, q.get("handSize") or 0, q.get("queueLengthLimit") or 0
+            if qll <= 0:
+                errs.append(invalid(f"{qp}.queueLengthLimit", qll, "must be positive"))
+            if queues <= 0:
+                errs.append(invalid(f"{qp}.queues", queues, "must be positive"))
+            elif hand > queues:
+                errs.append(invalid(f"{qp}.handSize", hand, f"should not be greater than queues ({queues})"))
+            if hand <= 0:
+                errs.append(invalid(f"{qp}.handSize", hand, "must be positive"))
+    return errs
+
+
+# --------------------------------------------------------------------------------------------
+# apiregistration.k8s.io/v1 APIService (kube-aggregator pkg/apis/apiregistration/validation)
+# --------------------------------------------------------------------------------------------
+
+def _apiservice(svc: Obj) -> list[Cause]:
+    spec = _dd(svc.get("spec"))
+    group, version = spec.get("group") or "", spec.get("version") or ""
+    want = f"{version}.{group}"
+
+    def name_fn(name: str, prefix: bool) -> list[str]:
+        bad = name_is_path_segment(name, prefix)
+        if bad:
+            return bad
+        return [] if name == want else [f'must be `spec.version+"."+spec.group`: {goq(want)}']
+
+    errs = validate_object_meta(svc, False, name_fn)
+    if not group and version != "v1":
+        errs.append(required("spec.group", "only v1 may have an empty group and it better be legacy kube"))
+    if group:
+        errs.extend(invalid("spec.group", group, m) for m in is_dns1123_subdomain(group))
+    errs.extend(invalid("spec.version", version, m) for m in is_dns1035_label(version))
+    gpm, vp = spec.get("groupPriorityMinimum") or 0, spec.get("versionPriority") or 0
+    if gpm <= 0 or gpm > 20000:
+        errs.append(invalid("spec.groupPriorityMinimum", gpm, "must be positive and less than 20000"))
+    if vp <= 0 or vp > 1000:
+        errs.append(invalid("spec.versionPriority", vp, "must be positive and less than 1000"))
+    service = spec.get("service")
+    if service is None:
+        if spec.get("caBundle"):
+            errs.append(invalid("spec.caBundle", Go(f"{len(spec['caBundle']) * 3 // 4} bytes"),
+                                "local APIServices may not have a caBundle"))
+        if spec.get("insecureSkipTLSVerify"):
+            errs.append(invalid("spec.insecureSkipTLSVerify", True,
+                                "local APIServices may not have insecureSkipTLSVerify"))
+        return errs
+    if not _dd(service).get("namespace"):
+        errs.append(required("spec.service.namespace", ""))
+    if not _dd(service).get("name"):
+        errs.append(required("spec.service.name", ""))
+    if spec.get("insecureSkipTLSVerify") and spec.get("caBundle"):
+        errs.append(invalid("spec.insecureSkipTLSVerify", True, "may not be true if caBundle is present"))
+    return errs
+
+
 # resource -> (create, update, status update)
 # --------------------------------------------------------------------------------------------
 # core/v1 ResourceQuota and LimitRange (pkg/apis/core/validation)
@@ -4476,6 +4939,232 @@ def _limitrange(lr: Obj) -> list[Cause]:
     return errs
 
 
+# --------------------------------------------------------------------------------------------
+# admissionregistration.k8s.io/v1 webhook configurations (pkg/apis/admissionregistration/validation)
+# --------------------------------------------------------------------------------------------
+
+_WEBHOOK_REVIEW_VERSIONS = ("v1", "v1beta1")
+_WEBHOOK_OPERATIONS = ["*", "CONNECT", "CREATE", "DELETE", "UPDATE"]
+_WEBHOOK_URL_FORM = "; desired format: https://host[/path]"
+
+
+def _fully_qualified_name(name: str, path: str) -> list[Cause]:
+    """utilvalidation.IsFullyQualifiedName: a DNS subdomain with at least three segments."""
+    if not name:
+        return [required(path)]
+    errs = is_dns1123_subdomain(name)
+    if errs:
+        return [invalid(path, name, ",".join(errs))]
+    if len(name.split(".")) < 3:
+        return [invalid(path, name, "should be a domain with at least three segments separated by dots")]
+    return []
+
+
+def _webhook_resources(resources: list[Any], path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    if not resources:
+        errs.append(required(path))
+    res_wild_sub: set[str] = set()
+    sub_wild_res: set[str] = set()
+    double = single = plain = False
+    for i, rs in enumerate(resources):
+        rs = str(rs or "")
+        if not rs:
+            errs.append(required(f"{path}[{i}]"))
+            continue
+        double = double or rs == "*/*"
+        single = single or rs == "*"
+        if "/" not in rs:
+            plain = rs != "*"
+            continue
+        res, sub = rs.split("/", 1)
+        if res in res_wild_sub:
+            errs.append(invalid(f"{path}[{i}]", rs, f"if '{res}/*' is present, must not specify {rs}"))
+        if sub in sub_wild_res:
+            errs.append(invalid(f"{path}[{i}]", rs, f"if '*/{sub}' is present, must not specify {rs}"))
+        if sub == "*":
+            res_wild_sub.add(res)
+        if res == "*":
+            sub_wild_res.add(sub)
+    if len(resources) > 1 and double:
+        errs.append(invalid(path, resources, "if '*/*' is present, must not specify other resources"))
+    if single and plain:
+        errs.append(invalid(path, resources, "if '*' is present, must not specify other resources without "
+                                             "subresources"))
+    return errs
+
+
+def _webhook_rule(rule: Obj, path: str) -> list[Cause]:
+    errs: list[Cause] = []
+    ops = rule.get("operations") or []
+    if not ops:
+        errs.append(required(_c(path, "operations")))
+    if len(ops) > 1 and "*" in ops:
+        errs.append(invalid(_c(path, "operations"), Go(go_strs(ops, "[]admissionregistration.OperationType")),
+                            "if '*' is present, must not specify other operations"))
+    for i, op in enumerate(ops):
+        if op not in _WEBHOOK_OPERATIONS:
+            errs.append(not_supported(f"{path}.operations[{i}]", op, _WEBHOOK_OPERATIONS))
+    groups = rule.get("apiGroups") or []
+    if not groups:
+        errs.append(required(_c(path, "apiGroups")))
+    if len(groups) > 1 and "*" in groups:
+        errs.append(invalid(_c(path, "apiGroups"), groups, "if '*' is present, must not specify other API groups"))
+    versions = rule.get("apiVersions") or []
+    if not versions:
+        errs.append(required(_c(path, "apiVersions")))
+    if len(versions) > 1 and "*" in versions:
+        errs.append(invalid(_c(path, "apiVersions"), versions,
+                            "if '*' is present, must not specify other API versions"))
+    for i, v in enumerate(versions):
+        if not v:
+            errs.append(required(f"{path}.apiVersions[{i}]"))
+    errs.extend(_webhook_resources(rule.get("resources") or [], _c(path, "resources")))
+    scope = rule.get("scope")
+    if scope is not None and scope not in ("*", "Cluster", "Namespaced"):
+        errs.append(not_supported(_c(path, "scope"), scope, ["*", "Cluster", "Namespaced"]))
+    return errs
+
+
+def _webhook_url(url: str, path: str) -> list[Cause]:
+    """webhook.ValidateWebhookURL with https forced."""
+    try:
+        u = urllib.parse.urlsplit(url)
+    except ValueError as e:
+        return [required(path, f"url must be a valid URL: {e}{_WEBHOOK_URL_FORM}")]
+    errs: list[Cause] = []
+    if u.scheme != "https":
+        errs.append(invalid(path, u.scheme, "'https' is the only allowed URL scheme" + _WEBHOOK_URL_FORM))
+    host = u.netloc.rsplit("@", 1)[-1]
+    if not host:
+        errs.append(invalid(path, host, "host must be specified" + _WEBHOOK_URL_FORM))
+    if "@" in u.netloc:
+        errs.append(invalid(path, u.netloc.rsplit("@", 1)[0], "user information is not permitted in the URL"))
+    if u.fragment:
+        errs.append(invalid(path, u.fragment, "fragments are not permitted in the URL"))
+    if u.query:
+        errs.append(invalid(path, u.query, "query parameters are not permitted in the URL"))
+    return errs
+
+
+def _webhook_service(svc: Obj, path: str) -> list[Cause]:
+    """webhook.ValidateWebhookService."""
+    errs: list[Cause] = []
+    if not svc.get("name"):
+        errs.append(required(_c(path, "name"), "service name is required"))
+    if not svc.get("namespace"):
+        errs.append(required(_c(path, "namespace"), "service namespace is required"))
+    port = svc.get("port", 443)
+    bad = is_valid_port_num(port)
+    if bad:
+        errs.append(invalid(_c(path, "port"), port, "port is not valid: " + ", ".join(bad)))
+    p = svc.get("path")
+    if p is None or p in ("", "/"):
+        return errs
+    if p == "//":
+        return [*errs, invalid(_c(path, "path"), p, "segment[0] may not be empty")]
+    if not p.startswith("/"):
+        errs.append(invalid(_c(path, "path"), p, "must start with a '/'"))
+    check = p[1:]
+    if check.endswith("/"):
+        check = check[:-1]
+    for i, step in enumerate(check.split("/")):
+        if not step:
+            errs.append(invalid(_c(path, "path"), p, f"segment[{i}] may not be empty"))
+            continue
+        errs.extend(invalid(_c(path, "path"), p, f"segment[{i}]: {m}") for m in is_dns1123_subdomain(step))
+    return errs
+
+
+def _webhook_review_versions(versions: list[Any], path: str, must_accept: bool) -> list[Cause]:
+    if not versions:
+        return [required(path, "must specify one of " + ", ".join(_WEBHOOK_REVIEW_VERSIONS))]
+    errs: list[Cause] = []
+    seen: set[str] = set()
+    accepted = False
+    for i, v in enumerate(versions):
+        v = str(v)
+        if v in seen:
+            errs.append(invalid(f"{path}[{i}]", v, "duplicate version"))
+            continue
+        seen.add(v)
+        errs.extend(invalid(f"{path}[{i}]", v, m) for m in is_dns1035_label(v))
+        accepted = accepted or v in _WEBHOOK_REVIEW_VERSIONS
+    if must_accept and not accepted:
+        errs.append(invalid(path, versions, "must include at least one of " + ", ".join(_WEBHOOK_REVIEW_VERSIONS)))
+    return errs
+
+
+def _webhook(hook: Obj, path: str, mutating: bool, no_side_effects: bool) -> list[Cause]:
+    errs = _fully_qualified_name(str(hook.get("name") or ""), _c(path, "name"))
+    for i, rule in enumerate(_dl(hook.get("rules"))):
+        errs.extend(_webhook_rule(rule, f"{path}.rules[{i}]"))
+    fp = hook.get("failurePolicy")
+    if fp is not None and fp not in ("Fail", "Ignore"):
+        errs.append(not_supported(_c(path, "failurePolicy"), fp, ["Fail", "Ignore"]))
+    mp = hook.get("matchPolicy")
+    if mp is not None and mp not in ("Equivalent", "Exact"):
+        errs.append(not_supported(_c(path, "matchPolicy"), mp, ["Equivalent", "Exact"]))
+    allowed = ["None", "NoneOnDryRun"] if no_side_effects else ["None", "NoneOnDryRun", "Some", "Unknown"]
+    se = hook.get("sideEffects")
+    if se is None:
+        errs.append(required(_c(path, "sideEffects"), "must specify one of " + ", ".join(allowed)))
+    elif se not in allowed:
+        errs.append(not_supported(_c(path, "sideEffects"), se, allowed))
+    ts = hook.get("timeoutSeconds")
+    if ts is not None and not 1 <= ts <= 30:
+        errs.append(invalid(_c(path, "timeoutSeconds"), ts, "the timeout value must be between 1 and 30 seconds"))
+    for k in ("namespaceSelector", "objectSelector"):
+        if hook.get(k) is not None:
+            errs.extend(validate_label_selector(hook[k], _c(path, k)))
+    rp = hook.get("reinvocationPolicy")
+    if mutating and rp is not None and rp not in ("IfNeeded", "Never"):
+        errs.append(not_supported(_c(path, "reinvocationPolicy"), rp, ["IfNeeded", "Never"]))
+    cc = _dd(hook.get("clientConfig"))
+    if (cc.get("url") is None) == (cc.get("service") is None):
+        errs.append(required(_c(path, "clientConfig"), "exactly one of url or service is required"))
+    elif cc.get("url") is not None:
+        errs.extend(_webhook_url(str(cc["url"]), _c(path, "clientConfig.url")))
+    else:
+        errs.extend(_webhook_service(_dd(cc.get("service")), _c(path, "clientConfig.service")))
+    if hook.get("matchConditions"):
+        # CEL is not evaluated here: a configuration that needs it is refused rather than half-honoured.
+        errs.append(forbidden(_c(path, "matchConditions"), "matchConditions (CEL) are not supported by kubeling"))
+    return errs
+
+
+def _webhook_configuration(cfg: Obj, old: Obj | None = None) -> list[Cause]:
+    """validate{Mutating,Validating}WebhookConfiguration; on update, the strict checks apply only if
+    the old configuration passed them (upstream's ratcheting)."""
+    mutating = cfg.get("kind") == "MutatingWebhookConfiguration"
+    old_hooks = _dl((old or {}).get("webhooks"))
+    no_side = old is None or all(h.get("sideEffects") in ("None", "NoneOnDryRun") for h in old_hooks)
+    must_accept = old is None or all(
+        not h.get("admissionReviewVersions") or set(h["admissionReviewVersions"]) & set(_WEBHOOK_REVIEW_VERSIONS)
+        for h in old_hooks)
+    old_names = [h.get("name") for h in old_hooks]
+    unique = old is None or len(old_names) == len(set(old_names))
+    errs = validate_object_meta(cfg, False, name_is_dns_subdomain)
+    names: set[str] = set()
+    for i, hook in enumerate(_dl(cfg.get("webhooks"))):
+        path = f"webhooks[{i}]"
+        errs.extend(_webhook(hook, path, mutating, no_side))
+        errs.extend(_webhook_review_versions(hook.get("admissionReviewVersions") or [],
+                                             f"{path}.admissionReviewVersions", must_accept))
+        name = hook.get("name")
+        if unique and name:
+            if name in names:
+                errs.append(duplicate(f"{path}.name", name))
+            names.add(name)
+    return errs
+
+
+def _webhook_configuration_update(cfg: Obj, old: Obj) -> list[Cause]:
+    errs = validate_object_meta_update(cfg, old)
+    errs.extend(_webhook_configuration(cfg, old))
+    return errs
+
+
 _KINDS: dict[str, tuple[Create, Update, Update]] = {
     "pods": (_pod_create, _pod_update, _pod_status),
     "services": (_service_create, _service_update, _service_status),
@@ -4505,6 +5194,20 @@ _KINDS: dict[str, tuple[Create, Update, Update]] = {
     "ingressclasses.networking.k8s.io": (_ingressclass, _ingressclass_update, _meta_only_update),
     "networkpolicies.networking.k8s.io": (_networkpolicy, _networkpolicy_update, _meta_only_update),
     "priorityclasses.scheduling.k8s.io": (_priorityclass, _priorityclass_update, _meta_only_update),
+    "certificatesigningrequests.certificates.k8s.io": (_csr_create, _csr_update, _csr_status),
+    "runtimeclasses.node.k8s.io": (_runtimeclass, _runtimeclass_update, _meta_only_update),
+    "csidrivers.storage.k8s.io": (_csidriver, _csidriver_update, _meta_only_update),
+    "csinodes.storage.k8s.io": (_csinode, _csinode_update, _meta_only_update),
+    "volumeattachments.storage.k8s.io": (_volumeattachment, _volumeattachment_update, _meta_only_update),
+    "csistoragecapacities.storage.k8s.io": (_csistoragecapacity, _csistoragecapacity_update, _meta_only_update),
+    "flowschemas.flowcontrol.apiserver.k8s.io": (_flowschema, _meta_then(_flowschema), _meta_only_update),
+    "apiservices.apiregistration.k8s.io": (_apiservice, _meta_then(_apiservice), _meta_only_update),
+    "prioritylevelconfigurations.flowcontrol.apiserver.k8s.io": (
+        _prioritylevel, _meta_then(_prioritylevel), _meta_only_update),
+    "mutatingwebhookconfigurations.admissionregistration.k8s.io": (
+        _webhook_configuration, _webhook_configuration_update, _meta_only_update),
+    "validatingwebhookconfigurations.admissionregistration.k8s.io": (
+        _webhook_configuration, _webhook_configuration_update, _meta_only_update),
     "leases.coordination.k8s.io": (_lease, _lease_update, _meta_only_update),
     "endpointslices.discovery.k8s.io": (_endpointslice_create, _endpointslice_update, _meta_only_update),
     "poddisruptionbudgets.policy": (_pdb, _pdb_update, _pdb_status),

@@ -7,7 +7,8 @@ from ..api.pod_subresources import subresources_of
 from ..api.resources import ResourceType, groups
 
 _SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
-              "binding": ["create"], "eviction": ["create"], "finalize": ["update"], "token": ["create"]}
+              "binding": ["create"], "eviction": ["create"], "finalize": ["update"], "token": ["create"],
+              "approval": ["get", "patch", "update"]}
 
 
 def _subresources(rt: ResourceType) -> list[tuple[str, dict[str, str], list[str]]]:

@@ -25,7 +25,7 @@ from ..api.resources import ResourceType, lookup
 from ..api.safety import safe_yaml
 from ..api.strategy import RETURN_DELETED_OBJECT
 from ..storage.base import KV
-from . import autoscaling_v1, discovery, metrics_api, openapi, pod_connect, protobuf
+from . import autoscaling_v1, componentstatus, discovery, metrics_api, openapi, pod_connect, protobuf
 
 log = logging.getLogger("kubeling.apiserver")
 
@@ -105,12 +105,14 @@ class ApiServer:
         self.started = time.time()
         self.app = web.Application(client_max_size=MAX_BODY + 1024, middlewares=[self._middleware])
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self.app.on_response_prepare.append(_deprecation_header)
         self._watch_tasks: set[asyncio.Task] = set()
         # Identity and access (apiserver.auth.FrontDoor.install sets these): authentication, limits,
         # authorization and audit around every request; handlers of the computed (never stored) kinds.
         self.front: Any = None
         self.virtual: dict[str, Any] = {}
         metrics_api.install(self)  # metrics.k8s.io (in place of metrics-server)
+        componentstatus.install(self)  # v1 ComponentStatus, computed on request
 
     # ---- plumbing ----------------------------------------------------------
     @web.middleware
@@ -316,6 +318,8 @@ class ApiServer:
         rt = lookup(group, version, plural)
         if rt is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if rt.custom is not None and rt.custom.warning:
+            request["deprecation"] = rt.custom.warning  # a deprecated CRD version: added by _deprecation_header
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
         if pod_connect.is_connect(rt, sub, len(rest) - 3, (ns is not None) == rt.namespaced):
@@ -370,7 +374,7 @@ class ApiServer:
             kv = self.registry.get(rt, ns, name)
             if _wants_table(request):
                 return _json(self._table(request, rt, [kv], str(kv.mod_rev), None))
-            if sub == "status" or sub is None:
+            if sub in (None, "status", "approval"):
                 return web.Response(body=kv.raw, content_type=JSON)
         if method == "PUT":
             return await self._update(request, rt, ns, name, sub)
@@ -637,3 +641,10 @@ def ssl_context(cert: str, key: str, client_ca: str | None = None) -> ssl.SSLCon
     from .limits import ssl_context as _ssl_context
 
     return _ssl_context(cert, key, client_ca)
+
+
+async def _deprecation_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response of a deprecated custom resource version carries its Warning, as upstream's handler adds it."""
+    w = request.get("deprecation")
+    if w:
+        response.headers.add("Warning", '299 - "{}"'.format(w.replace('"', '\\"')))

@@ -13,7 +13,17 @@ from typing import Any
 
 from aiohttp import web
 
-from ..api import admission, crd, errors, features, priority_admission, rbac_bootstrap, service_alloc
+from ..api import (
+    admission,
+    apiservices,
+    crd,
+    errors,
+    features,
+    flowcontrol_bootstrap,
+    priority_admission,
+    rbac_bootstrap,
+    service_alloc,
+)
 from ..api.registry import Registry, Request
 from ..api.resources import by_qualified
 from ..apiserver import auth
@@ -125,7 +135,9 @@ class Cluster:
                 "node_monitor_grace_period": c.node_monitor_grace_period,
                 "default_storageclass": c.default_storageclass, "host": c.host, "port": c.port,
                 "terminated_pod_gc_threshold": c.terminated_pod_gc_threshold, "pod_gc_quarantine": c.pod_gc_quarantine,
-                "event_ttl": c.event_ttl, "root_ca": self._root_ca(), "hpa_sync_period": c.hpa_sync_period,
+                "event_ttl": c.event_ttl, "root_ca": self._root_ca(),
+                "cluster_signing_cert_file": self.pki.get("ca.crt", ""),
+                "cluster_signing_key_file": self.pki.get("ca.key", ""), "hpa_sync_period": c.hpa_sync_period,
                 "feature_gates": features.resolve(c.feature_gates)}
 
     def _root_ca(self) -> str:
@@ -148,6 +160,8 @@ class Cluster:
                         raise
         await rbac_bootstrap.ensure(self.registry)  # default roles/bindings, as upstream's rbac/bootstrap-roles
         await priority_admission.ensure_system_classes(self.registry)  # scheduling/bootstrap-system-priority-classes
+        await flowcontrol_bootstrap.ensure(self.registry)  # apiserver/bootstrap-system-flowcontrol-configuration
+        await apiservices.ensure(self.registry)  # the local APIServices (apiservice-registration-controller)
 
     async def _compactor(self) -> None:
         """Keep about five minutes of history, as upstream's compaction interval does."""

@@ -283,7 +283,9 @@ def _controller_settings(a: argparse.Namespace) -> dict[str, Any]:
             "terminated_pod_gc_threshold": a.terminated_pod_gc_threshold,
             "pod_gc_quarantine": a.pod_gc_quarantine, "default_storageclass": not a.no_default_storageclass,
             "hpa_sync_period": a.horizontal_pod_autoscaler_sync_period,
-            "root_ca": root_ca, "feature_gates": _feature_gates(a)}
+            "root_ca": root_ca, "feature_gates": _feature_gates(a),
+            "cluster_signing_cert_file": a.cluster_signing_cert_file,
+            "cluster_signing_key_file": a.cluster_signing_key_file}
 
 
 def cmd_controller_manager(a: argparse.Namespace) -> int:
@@ -355,6 +357,11 @@ def add_component_parsers(sub: Any) -> None:
     cm.add_argument("--root-ca-file", default="",
                     help="if set, this root certificate authority will be included in service account's token "
                          "secret. This must be a valid PEM-encoded CA bundle. (default: the kubeconfig's CA)")
+    cm.add_argument("--cluster-signing-cert-file", default="",
+                    help="PEM-encoded X509 CA certificate used to issue cluster-scoped certificates "
+                         "(the csrsigning controller signs nothing without it)")
+    cm.add_argument("--cluster-signing-key-file", default="",
+                    help="PEM-encoded private key used to sign cluster-scoped certificates")
     features.add_flag(cm)
     cm.add_argument("--quiet", action="store_true")
     add_leader_election_flags(cm, "kube-controller-manager")

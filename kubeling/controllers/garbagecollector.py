@@ -19,16 +19,18 @@ picked up again (level-triggered).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from ..api.errors import ApiError
-from ..api.resources import RESOURCES, ResourceType, by_gvk, is_storage_version
+from ..api.resources import RESOURCES, ResourceType, by_gvk, custom_generation, is_storage_version
 from ..client.client import Client
 from ..client.informer import Informer, WorkQueue, cancel_and_wait, queue_worker
 from . import register
+from .common import discovery
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,10 @@ WORKERS = 20  # upstream ConcurrentGCSyncs default
 ABSENT_CACHE_SIZE = 500
 SYNC_TIMEOUT = 30.0
 ORPHAN_PARALLELISM = 64
+# How often monitors follow discovery: in-process the registry's generation counter is checked (cheap);
+# a controller-manager of its own asks the API server (upstream resyncs every 30 s; kubeling sooner).
+LOCAL_RESYNC = 0.5
+REMOTE_RESYNC = 5.0
 
 
 class Ref(NamedTuple):
@@ -160,6 +166,10 @@ class GarbageCollector:
         self._tasks: list[asyncio.Task] = []
         self._orphan_sem = asyncio.Semaphore(ORPHAN_PARALLELISM)
         self._get_shared = getattr(client, "get_shared", None)
+        # Monitors of the custom resources found by discovery (set by start(); off for fixed informer sets).
+        self.discover = False
+        self.dynamic: dict[ResourceType, Informer] = {}
+        self._mapping: dict[tuple[str, str], ResourceType] = {}  # (group, kind) -> discovered custom resource
         for rt, inf in informers.items():
             inf.add_handlers(self._adder(rt), self._updater(rt), self._deleter(rt))
 
@@ -185,8 +195,15 @@ class GarbageCollector:
         self._tasks.append(asyncio.get_running_loop().create_task(self._run()))
 
     async def _run(self) -> None:
+        if self.discover:
+            try:
+                await self._sync_monitors()
+            except Exception as e:  # the resync loop tries again
+                log.info("garbage collector: failed to discover resources: %s", e)
+            self._tasks.append(asyncio.get_running_loop().create_task(self._resync_monitors()))
         try:
-            await asyncio.wait_for(asyncio.gather(*(i.wait_synced() for i in self.informers.values())),
+            await asyncio.wait_for(asyncio.gather(*(i.wait_synced() for i in [*self.informers.values(),
+                                                                              *self.dynamic.values()])),
                                    SYNC_TIMEOUT)
         except TimeoutError:
             log.info("garbage collector: not all resource monitors could be synced, proceeding anyways")
@@ -202,6 +219,45 @@ class GarbageCollector:
         self.orphan_queue.shutdown()
         await cancel_and_wait(*self._tasks)
         self._tasks.clear()
+        for inf in self.dynamic.values():
+            await inf.stop()
+        self.dynamic.clear()
+
+    # ---- monitors of custom resources (upstream's GarbageCollector.Sync over discovery) --------------
+    async def _resync_monitors(self) -> None:
+        local = discovery.in_process(self.client)
+        seen = custom_generation()
+        while True:
+            await asyncio.sleep(LOCAL_RESYNC if local else REMOTE_RESYNC)
+            if local:
+                if custom_generation() == seen:
+                    continue
+                seen = custom_generation()
+            try:
+                await self._sync_monitors()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # discovery failed: keep the monitors we have, try again later
+                log.info("garbage collector: failed to discover resources: %s", e)
+
+    async def _sync_monitors(self) -> None:
+        """Start a monitor for each custom resource now served, stop those of resources gone."""
+        found = [rt for rt in await discovery.custom_resources(self.client)
+                 if {"delete", "list", "watch"} <= set(rt.verbs)]
+        want = {rt: None for rt in found}
+        self._mapping = {(rt.group, rt.kind): rt for rt in found}
+        for rt in [r for r in self.dynamic if r not in want]:
+            inf = self.dynamic.pop(rt)
+            await inf.stop()
+            log.info("garbage collector: stopped monitor of %s", rt.qualified)
+        for rt in want:
+            if rt in self.dynamic:
+                continue
+            inf = Informer(self.client, rt)
+            inf.add_handlers(self._adder(rt), self._updater(rt), self._deleter(rt))
+            inf.start()
+            self.dynamic[rt] = inf
+            log.info("garbage collector: started monitor of %s", rt.qualified)
 
     # ---- graph builder (upstream processGraphChanges) -------------------------
     def _upsert(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
@@ -406,13 +462,20 @@ class GarbageCollector:
                             f'ownerRef {bad} does not exist in namespace "{n.ident.namespace}"')
 
     # ---- API helpers -----------------------------------------------------------
-    @staticmethod
-    def _rt(api_version: str, kind: str) -> ResourceType:
+    def _rt(self, api_version: str, kind: str) -> ResourceType:
         group, _, version = api_version.rpartition("/")
         rt = by_gvk(group, version, kind)
         if rt is None:
+            rt = self._mapping.get((group, kind))  # a custom resource discovered over HTTPS
+            if rt is not None and rt.version != version:
+                # another served version of it? (discovery of the group lists them; the GET tells)
+                rt = dataclasses.replace(rt, version=version) if version in self._versions(group) else None
+        if rt is None:
             raise _RestMappingError(f"unable to get REST mapping for {kind}.{api_version}")
         return rt
+
+    def _versions(self, group: str) -> tuple[str, ...]:
+        return discovery.served_versions(group)
 
     async def _get(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any] | None:
         """The live object (read-only), or None when it does not exist."""
@@ -702,5 +765,6 @@ def deletable_resources() -> list[ResourceType]:
 async def start(ctx: Any) -> GarbageCollector:
     informers = {rt: ctx.informers.informer(rt.qualified) for rt in deletable_resources()}
     gc = GarbageCollector(ctx.client, informers, ctx.recorder("garbage-collector-controller"))
+    gc.discover = True  # custom resources come and go with their CRDs: follow discovery
     gc.start()
     return gc

@@ -18,10 +18,11 @@ from typing import Any
 
 from ..api import meta
 from ..api.errors import ApiError
-from ..api.resources import RESOURCES, ResourceType, all_resources, is_storage_version
+from ..api.resources import RESOURCES, ResourceType, is_storage_version
 from ..client.client import Client
 from ..client.informer import Controller, Informer, WorkQueue
 from . import register
+from .common import discovery
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +184,13 @@ class NamespaceController(Controller):
         errs: list[str] = []
         remaining: dict[str, int] = {}
         finalizers_remaining: dict[str, int] = {}
-        # Custom resources (CRDs served right now) are looked up on each pass, as upstream's discovery is.
-        custom = [rt for rt in all_resources() if rt.custom is not None and rt.namespaced and is_storage_version(rt)]
+        # Custom resources (CRDs served right now) are discovered on each pass, as upstream does.
+        try:
+            custom = [rt for rt in await discovery.custom_resources(self.client)
+                      if rt.namespaced and {"delete", "list"} <= set(rt.verbs)]
+        except ApiError as e:
+            custom = []
+            errs.append(e.message)
         for rt in self.kinds + custom:
             est, left, fins, err = await self._delete_kind(rt, name, deleted_at)
             if err:

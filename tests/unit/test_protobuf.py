@@ -251,9 +251,9 @@ def test_malformed(raw: bytes) -> None:
 def test_table_covers_served_kinds() -> None:
     from kubeling.api.resources import RESOURCES
 
-    # Groups kubectl v1.32 has no protobuf types for (so it never sends them as protobuf): CRDs, and the
-    # read-only metrics API.
-    json_only = {"apiextensions.k8s.io", "metrics.k8s.io"}
+    # Groups kubectl v1.32 has no protobuf types for (so it never sends them as protobuf): CRDs, APIServices
+    # (kube-aggregator), and the read-only metrics API.
+    json_only = {"apiextensions.k8s.io", "apiregistration.k8s.io", "metrics.k8s.io"}
     for rt in RESOURCES:
         if rt.group not in json_only:
             assert protobuf.message_type(rt.group_version, rt.kind), rt.qualified

@@ -310,11 +310,14 @@ def test_namespace_deletion_removes_crs(cluster: Any, crontabs: str) -> None:
 def test_cluster_scoped_crd(cluster: Any) -> None:
     group = _group()
     crd = crontab_crd(group, scope="Cluster")
+    crd["spec"]["names"]["listKind"] = "CronTabCollection"
     cluster.kubectl("apply", "-f", "-", input=json.dumps(crd))
     wait_for(lambda: _established(cluster, f"crontabs.{group}"), what="CRD Established")
     cluster.kubectl("apply", "-f", "-", input=_cr(group, "global"))
     obj = json.loads(cluster.kubectl("get", f"crontab.{group}", "global", "-o", "json").stdout)
     assert "namespace" not in obj["metadata"]
+    lst = cluster.get_json(f"/apis/{group}/v1/crontabs")
+    assert (lst["kind"], [i["metadata"]["name"] for i in lst["items"]]) == ("CronTabCollection", ["global"])
     from kubernetes import client
 
     api = client.CustomObjectsApi(cluster.api_client())

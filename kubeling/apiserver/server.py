@@ -462,7 +462,7 @@ class ApiServer:
         items = await self.registry.delete_collection(rt, ns, opts, req, q.get("labelSelector"),
                                                       q.get("fieldSelector"))
         objs = [i.obj if isinstance(i, KV) else i for i in items]
-        return _json({"kind": f"{rt.kind}List", "apiVersion": rt.group_version,
+        return _json({"kind": _list_kind(rt), "apiVersion": rt.group_version,
                       "metadata": {"resourceVersion": str(self.registry.store.revision)}, "items": objs})
 
     async def _scale(self, request: web.Request, rt: ResourceType, ns: str | None, name: str) -> web.Response:
@@ -499,7 +499,7 @@ class ApiServer:
             md["continue"] = token
             if remaining is not None:
                 md["remainingItemCount"] = remaining
-        head = orjson.dumps({"kind": f"{rt.kind}List", "apiVersion": rt.group_version, "metadata": md})
+        head = orjson.dumps({"kind": _list_kind(rt), "apiVersion": rt.group_version, "metadata": md})
         # Splice the stored bytes of each item into the list: no re-serialization per request.
         body = b"".join((head[:-1], b',"items":[', b",".join(kv.raw for kv in items), b"]}"))
         return web.Response(body=body, content_type=JSON)
@@ -648,3 +648,10 @@ async def _deprecation_header(request: web.Request, response: web.StreamResponse
     w = request.get("deprecation")
     if w:
         response.headers.add("Warning", '299 - "{}"'.format(w.replace('"', '\\"')))
+
+
+def _list_kind(rt: ResourceType) -> str:
+    """A list's kind: `<Kind>List`, or for a custom resource its CRD's names.listKind."""
+    if rt.custom is not None and rt.custom.list_kind:
+        return rt.custom.list_kind
+    return f"{rt.kind}List"
